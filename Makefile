@@ -1,0 +1,64 @@
+# balldetect: `make test` and `make report` set everything up by themselves.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PROFILE ?= default
+DATA ?=
+APT_PKGS := chromium libjs-mathjax poppler-utils
+STAMP := $(VENV)/.installed
+
+.PHONY: setup apt test check-sync nbtest pytest report lab data export clean-nbs
+
+setup: apt $(STAMP)
+
+# apt tools for the PDF report (root only; otherwise say what is missing)
+apt:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "apt: installing$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/tmp/balldetect-apt.log 2>&1 \
+	      || { tail -20 /tmp/balldetect-apt.log; exit 1; }; \
+	  else echo "apt: missing$$missing (needed for the PDF report; install them as root)"; fi; fi
+
+# the venv is rebuilt only when pyproject.toml changes
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@echo "setup: installing balldetect[dev] into $(VENV) (first time: a few minutes)"
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c "import balldetect, torch, fastai, nbdev, papermill, hyperopt, pybullet" 2>&1 | grep -v '^pybullet build time' ; \
+	  $(PY) -c "import balldetect, torch, fastai, nbdev, papermill, hyperopt, pybullet" >/dev/null 2>&1 || { echo "setup: install failed"; exit 1; }
+	@$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+# notebooks clean and package in sync with them
+check-sync: setup
+	@before="$$(git status --porcelain -uall; git diff | md5sum)"; \
+	$(BIN)/nbdev-clean >/dev/null && $(BIN)/nbdev-export >/dev/null; \
+	after="$$(git status --porcelain -uall; git diff | md5sum)"; \
+	if [ "$$before" != "$$after" ]; then echo "check-sync: nbdev-clean or nbdev-export changed files; commit clean notebooks and the exported package:"; git status --short; exit 1; fi; \
+	echo "check-sync: notebooks clean, package in sync"
+
+nbtest: setup
+	$(BIN)/nbdev-test --n-workers 2 --timing
+
+pytest: setup
+	$(BIN)/pytest -q tests
+
+test: setup check-sync nbtest pytest
+
+export: setup
+	$(BIN)/nbdev-export
+
+clean-nbs: setup
+	$(BIN)/nbdev-clean
+
+data: setup
+	$(BIN)/balldetect generate --out datasets/sim --profile $(PROFILE)
+
+report: setup
+	$(BIN)/balldetect report --profile $(PROFILE) $(if $(DATA),--data-dir $(DATA),)
+
+# JupyterLab on the notebooks; token auth stays on, the URL with its token is printed
+lab: setup
+	$(BIN)/jupyter lab --no-browser --notebook-dir=nbs $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
