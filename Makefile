@@ -8,9 +8,9 @@ DATA ?=
 APT_PKGS := chromium libjs-mathjax poppler-utils
 STAMP := $(VENV)/.installed
 
-.PHONY: setup apt test check-sync nbtest pytest report lab data export clean-nbs
+.PHONY: setup apt install test check-sync nbtest pytest report lab data export clean-nbs
 
-setup: apt $(STAMP)
+setup: apt install
 
 # apt tools for the PDF report (root only; otherwise say what is missing)
 apt:
@@ -21,15 +21,16 @@ apt:
 	      || { tail -20 /tmp/balldetect-apt.log; exit 1; }; \
 	  else echo "apt: missing$$missing (needed for the PDF report; install them as root)"; fi; fi
 
-# the venv is rebuilt only when pyproject.toml changes
-$(STAMP): pyproject.toml
-	@test -x $(PY) || python3 -m venv $(VENV)
-	@echo "setup: installing balldetect[dev] into $(VENV) (first time: a few minutes)"
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
-	@$(PY) -c "import balldetect, torch, fastai, nbdev, papermill, hyperopt, pybullet" 2>&1 | grep -v '^pybullet build time' ; \
-	  $(PY) -c "import balldetect, torch, fastai, nbdev, papermill, hyperopt, pybullet" >/dev/null 2>&1 || { echo "setup: install failed"; exit 1; }
-	@$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
-	@touch $(STAMP)
+# the venv is (re)installed only when pyproject.toml's content changes (nbdev-export rewrites its mtime)
+install:
+	@want="$$(md5sum pyproject.toml | cut -d' ' -f1)"; \
+	if [ -x $(PY) ] && [ "$$(cat $(STAMP) 2>/dev/null)" = "$$want" ]; then exit 0; fi; \
+	test -x $(PY) || python3 -m venv $(VENV); \
+	echo "setup: installing balldetect[dev] into $(VENV) (first time: a few minutes)"; \
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "^WARNING: Location"; \
+	$(PY) -c "import balldetect, torch, fastai, nbdev, papermill, hyperopt, pybullet" >/dev/null 2>&1 || { echo "setup: install failed"; exit 1; }; \
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null; \
+	echo "$$want" > $(STAMP)
 
 # notebooks clean and package in sync with them
 check-sync: setup
@@ -60,5 +61,7 @@ report: setup
 	$(BIN)/balldetect report --profile $(PROFILE) $(if $(DATA),--data-dir $(DATA),)
 
 # JupyterLab on the notebooks; token auth stays on, the URL with its token is printed
+LAB_PORT ?= 8888
 lab: setup
-	$(BIN)/jupyter lab --no-browser --notebook-dir=nbs $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	@echo "lab: starting JupyterLab on nbs/; open the http://127.0.0.1:$(LAB_PORT)/lab?token=... URL printed below"
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=nbs $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
