@@ -36,3 +36,10 @@ def test_pdf_has_pages(report):
     out, _ = report
     from pypdf import PdfReader
     assert len(PdfReader(out/'report.pdf').pages) >= 3
+
+def test_report_refuses_a_folder_without_the_course_layout(tmp_path):
+    (tmp_path/'data').mkdir()
+    r = subprocess.run([str(BIN/'balldetect'), 'report', '--profile', 'smoke', '--data-dir', str(tmp_path/'data'),
+                        '--out', str(tmp_path/'out')], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr.startswith(f"error: {tmp_path/'data'}: expected mini_balls/"), r.stderr
+    assert 'Traceback' not in r.stderr and not (tmp_path/'out'/'report.html').exists()
