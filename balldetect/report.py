@@ -12,9 +12,9 @@ from pathlib import Path
 from .core import DataError, project_root, reports_dir, datasets_dir, get_profile, save_json
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'MATHJAX', 'PRINT_CSS', 'experiments_dir', 'resolve_params', 'StepLog', 'default_data_dir',
-           'ensure_data', 'kernel_output_to', 'run_experiment', 'export_html', 'find_chromium', 'print_pdf',
-           'pdf_pages', 'build_report', 'add_report_args', 'run_report']
+__all__ = ['EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'MATHJAX', 'PRINT_CSS', 'experiments_dir', 'resolve_params', 'StepLog',
+           'default_data_dir', 'ensure_data', 'kernel_output_to', 'run_experiment', 'export_html', 'find_chromium',
+           'print_pdf', 'pdf_pages', 'build_report', 'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
 EXPERIMENTS = [
@@ -26,6 +26,11 @@ EXPERIMENTS = [
     ('fastai_forecaster',  'fastai_forecaster.ipynb', {}),
     ('hp_search',          'hp_summary.ipynb',        dict(model='forecast', max_evals='{hp_evals}', search_dir='{out_dir}/search')),
 ]
+
+# the default report must fit 30 minutes on 2 CPU cores: these runs get a time box there
+DEFAULT_PROFILE_LIMITS = {'detector_heatmap': dict(time_budget_s=420), 'detector_ref': dict(time_budget_s=180),
+                          'forecaster_physics': dict(time_budget_s=150), 'forecaster_mlp': dict(time_budget_s=90),
+                          'hp_search': dict(max_evals=4)}
 
 def experiments_dir() -> Path: "The papermill templates."; return project_root()/'nbs'/'experiments'
 
@@ -162,7 +167,8 @@ def build_report(profile:str='default', # run profile for every experiment: smok
     todo = [e for e in EXPERIMENTS if only is None or e[0] in only]
     statuses = []
     for name, nb, params in todo:
-        p = resolve_params(dict(params, profile=profile, data_dir=str(data_dir), device=device), runs/name, profile)
+        limits = DEFAULT_PROFILE_LIMITS.get(name, {}) if profile == 'default' else {}
+        p = resolve_params(dict(params, profile=profile, data_dir=str(data_dir), device=device, **limits), runs/name, profile)
         res = run_experiment(name, nb, p, runs)
         statuses.append(res); log(f'{name}: {res["status"]} in {res["duration_s"]:.0f}s' + (f' ({res["error"]})' if res['error'] else ''))
     nb_out = out/'report.ipynb'
