@@ -40,8 +40,9 @@ check-sync: setup
 	if [ "$$before" != "$$after" ]; then echo "check-sync: nbdev-clean or nbdev-export changed files; commit clean notebooks and the exported package:"; git status --short; exit 1; fi; \
 	echo "check-sync: notebooks clean, package in sync"
 
+# two notebooks at a time on 2 cores: one torch thread each (two each oversubscribe and crawl)
 nbtest: setup
-	$(BIN)/nbdev-test --n-workers 2 --timing
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
 
 pytest: setup
 	$(BIN)/pytest -q tests
