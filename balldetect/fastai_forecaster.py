@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from fastai.vision.all import DataLoaders, Learner, LinBnDrop, Metric, TfmdDL
+from fastai.vision.all import Callback, DataLoaders, Learner, LinBnDrop, Metric, TfmdDL
 from .core import N_BALLS, N_COLOURS, N_STEPS, get_device, get_profile, save_json, seed_everything
 from .data import get_datasets
 from .metrics import forecast_metrics, rollout_metrics
@@ -19,8 +19,8 @@ from .fastai_detector import FastaiItems, fit_fastai, subsample, torch_threads
 
 # %% auto #0
 __all__ = ['FASTAI_FORECASTERS', 'FASTAI_FC_PROFILES', 'BatchItems', 'TensorDL', 'forecast_dls', 'forecast_test_dl', 'DeltaMLP',
-           'DecodedMetric', 'forecast_fastai_metrics', 'fastai_forecast_learner', 'predict_forecast', 'test_rollouts',
-           'show_forecasts', 'train_fastai_forecaster']
+           'DecodedMetric', 'forecast_fastai_metrics', 'RandomWindows', 'fastai_forecast_learner', 'predict_forecast',
+           'test_rollouts', 'show_forecasts', 'train_fastai_forecaster']
 
 # %% ../nbs/07b_fastai_forecaster.ipynb #684554c5
 class BatchItems(FastaiItems):
@@ -94,14 +94,29 @@ def forecast_fastai_metrics() -> list:
     "fastai metrics: MSE (px^2) and centre error (px) of the next step."
     return [DecodedMetric(_mse, 'mse_px2'), DecodedMetric(_centre_err, 'fde_px')]
 
+# %% ../nbs/07b_fastai_forecaster.ipynb #8cf48508
+class RandomWindows(Callback):
+    "In training, replace each batch by random windows of `k_min`..T-1 observed steps and the step after them."
+    def __init__(self, k_min:int=3): self.k_min = k_min
+    def before_batch(self):
+        if not self.training or hasattr(self.learn, 'lr_finder'): return   # lr_find compares losses batch to batch
+        (obs, colours), (target,) = self.xb, self.yb
+        seq = torch.cat([obs, target[:, None]], 1)                       # (B, T, 3, 4)
+        B, T = seq.shape[:2]
+        k = int(torch.randint(self.k_min, T, ()))
+        idx = (torch.randint(0, T - k, (B, 1)) + torch.arange(k + 1)).to(seq.device)   # (B, k+1) steps per window
+        win = seq[torch.arange(B, device=seq.device)[:, None], idx]       # (B, k+1, 3, 4)
+        self.learn.xb, self.learn.yb = (win[:, :k], colours), (win[:, k],)
+
 # %% ../nbs/07b_fastai_forecaster.ipynb #cf35d44d
 FASTAI_FORECASTERS = {'delta_mlp': DeltaMLP, **FORECASTERS}
 
-def fastai_forecast_learner(dls, arch:str='delta_mlp', path='.', **arch_kwargs) -> Learner:
-    "A fastai `Learner` for forecaster `arch` (see `FASTAI_FORECASTERS`) with metrics in pixels."
+def fastai_forecast_learner(dls, arch:str='delta_mlp', path='.', windows:int|None=3, **arch_kwargs) -> Learner:
+    "A fastai `Learner` for forecaster `arch` (see `FASTAI_FORECASTERS`), metrics in px, `RandomWindows(windows)` unless None."
     if arch not in FASTAI_FORECASTERS: raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(FASTAI_FORECASTERS)}")
     model = FASTAI_FORECASTERS[arch](**arch_kwargs)
-    return Learner(dls, model, loss_func=model.loss, metrics=forecast_fastai_metrics(), path=path)
+    return Learner(dls, model, loss_func=model.loss, metrics=forecast_fastai_metrics(), path=path,
+                   cbs=[RandomWindows(windows)] if windows else None)
 
 # %% ../nbs/07b_fastai_forecaster.ipynb #5a4a69dc
 def predict_forecast(learn, dl):
@@ -117,9 +132,9 @@ def test_rollouts(model, data_dir, k:int=10, n_test:int|None=None, seed:int=0) -
 
 # %% ../nbs/07b_fastai_forecaster.ipynb #8a2809b6
 FASTAI_FC_PROFILES = {
-    'smoke':   dict(n_train=64,   n_valid=32,   n_test=None, bs=32,  epochs=1,  lr_find_it=4,   time_budget_s=30,   threads=1),
-    'default': dict(n_train=None, n_valid=None, n_test=None, bs=128, epochs=30, lr_find_it=30,  time_budget_s=60,   threads=1),
-    'full':    dict(n_train=None, n_valid=None, n_test=None, bs=128, epochs=100, lr_find_it=100, time_budget_s=None, threads=None),
+    'smoke':   dict(n_train=64,   n_valid=32,   n_test=None, bs=32,  epochs=1,   windows=3, lr_find_it=4,   time_budget_s=30,   threads=1),
+    'default': dict(n_train=None, n_valid=None, n_test=None, bs=128, epochs=40,  windows=3, lr_find_it=100, time_budget_s=60,   threads=1),
+    'full':    dict(n_train=None, n_valid=None, n_test=None, bs=128, epochs=200, windows=3, lr_find_it=100, time_budget_s=None, threads=None),
 }
 
 # %% ../nbs/07b_fastai_forecaster.ipynb #c42f6130
@@ -150,7 +165,7 @@ def train_fastai_forecaster(data_dir, # dataset folder (e.g. datasets/sim)
     out = Path(out); out.mkdir(parents=True, exist_ok=True); seed_everything(seed)
     with torch_threads(cfg['threads']) as threads:
         dls = forecast_dls(data_dir, cfg['bs'], cfg['n_train'], cfg['n_valid'], device, seed)
-        learn = fastai_forecast_learner(dls, arch, path=out)
+        learn = fastai_forecast_learner(dls, arch, path=out, windows=cfg['windows'])
         fit = fit_fastai(learn, cfg, lr, seed)
         tdl = forecast_test_dl(dls, data_dir, cfg['n_test'], seed)
         pred, target = predict_forecast(learn, tdl)
