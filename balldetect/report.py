@@ -126,7 +126,7 @@ def export_html(nb_path, html_path) -> Path:
     body = body.replace('</head>', PRINT_CSS + '</head>', 1)
     html_path = Path(html_path)
     with tempfile.NamedTemporaryFile('w', dir=html_path.parent, suffix='.tmp', delete=False) as f: f.write(body)
-    os.replace(f.name, html_path)
+    os.chmod(f.name, 0o644); os.replace(f.name, html_path)  # a temp file is created 0600
     return html_path
 
 # %% ../nbs/10_report.ipynb #02abdc67
