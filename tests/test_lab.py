@@ -46,8 +46,12 @@ def test_make_lab_runs_a_kernel():
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         url = wait_url(proc)
-        token = url.split('token=')[1]; base = f'http://127.0.0.1:{port}'
+        token = url.split('token=')[1]; port = int(url.split(':')[2].split('/')[0])  # jupyter moves on if the port got taken
+        base = f'http://127.0.0.1:{port}'
         hdr = {'Authorization': f'token {token}'}
+        for _ in range(60):  # the URL can be printed a moment before the port accepts connections
+            try: requests.get(f'{base}/api/status', headers=hdr, timeout=5); break
+            except requests.ConnectionError: time.sleep(0.5)
         assert requests.get(f'{base}/api/kernels', timeout=10).status_code == 403, 'token auth must stay on'
         servers = [s for s in map(json.loads, subprocess.run([str(ROOT/'.venv/bin/jupyter'), 'server', 'list', '--json'],
                    capture_output=True, text=True).stdout.splitlines()) if s['port'] == port]
