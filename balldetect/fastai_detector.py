@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 from fastai.vision.all import (Callback, CancelFitException, CancelTrainException, ConvLayer, DataLoaders, Flatten,
                                Learner, LinBnDrop, Normalize, TensorImage, Transform, create_body, create_head, create_vision_model,
                                default_split, imagenet_stats, resnet18, resnet34, xresnet18, xresnet34)
-from .core import COLOURS, N_COLOURS, IMG_SIZE, get_device, get_profile, in_test, save_json, seed_everything
+from .core import COLOURS, N_COLOURS, IMG_SIZE, get_device, get_profile, save_json, seed_everything
 from .data import get_datasets
 from .metrics import detection_metrics
 
@@ -185,7 +185,7 @@ def recorder_history(learn) -> list:
 # %% ../nbs/06b_fastai_detector.ipynb #6a56e21d
 FASTAI_DET_PROFILES = {
     'smoke':   dict(n_train=32,   n_valid=16,   n_test=16,   size=32,  stages=2, bs=16, epochs=1,  lr_find_it=4,   time_budget_s=60,   pretrained=False, threads=1),
-    'default': dict(n_train=None, n_valid=300,  n_test=600,  size=64,  stages=2, bs=16, epochs=2,  lr_find_it=20,  time_budget_s=240,  pretrained=True,  threads=1),
+    'default': dict(n_train=None, n_valid=300,  n_test=600,  size=64,  stages=2, bs=16, epochs=2,  lr_find_it=50,  time_budget_s=240,  pretrained=True,  threads=1),
     'full':    dict(n_train=None, n_valid=None, n_test=None, size=100, stages=4, bs=64, epochs=30, lr_find_it=100, time_budget_s=None, pretrained=True,  threads=None),
 }
 

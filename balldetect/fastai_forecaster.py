@@ -20,7 +20,7 @@ from .fastai_detector import FastaiItems, fit_fastai, subsample, torch_threads
 # %% auto #0
 __all__ = ['FASTAI_FORECASTERS', 'FASTAI_FC_PROFILES', 'BatchItems', 'TensorDL', 'forecast_dls', 'forecast_test_dl', 'DeltaMLP',
            'DecodedMetric', 'forecast_fastai_metrics', 'RandomWindows', 'fastai_forecast_learner', 'predict_forecast',
-           'test_rollouts', 'show_forecasts', 'train_fastai_forecaster']
+           'rollout_scores', 'show_forecasts', 'train_fastai_forecaster']
 
 # %% ../nbs/07b_fastai_forecaster.ipynb #684554c5
 class BatchItems(FastaiItems):
@@ -58,16 +58,17 @@ class DeltaMLP(nn.Module):
                  hidden:tuple=(256, 256), # hidden layer widths
                  p:float=0.1): # dropout
         super().__init__()
+        assert n_hist >= 2, f'the MLP needs at least 2 steps to see a displacement, got n_hist={n_hist}'
         self.n_hist = n_hist
         dims = [n_hist * N_BALLS * 4 + N_COLOURS, *hidden]
         self.net = nn.Sequential(*[LinBnDrop(a, b, p=p, act=nn.ReLU(inplace=True)) for a, b in zip(dims[:-1], dims[1:])],
                                  nn.Linear(dims[-1], N_BALLS * 4))
         nn.init.zeros_(self.net[-1].weight); nn.init.zeros_(self.net[-1].bias)
     def forward(self, obs, colours):                                  # (B, k, 3, 4) px, (B, 9)
-        h = pad_steps(obs, max(self.n_hist, 2))                       # (B, n, 3, 4)
+        h = pad_steps(obs, self.n_hist)                               # (B, n_hist, 3, 4)
         last, cv = h[:, -1], 2 * h[:, -1] - h[:, -2]                   # last boxes, constant velocity
-        pos, disp = last / 50 - 1, (h[:, 1:] - h[:, :-1]) / 10        # (B, 3, 4), (B, n-1, 3, 4)
-        x = torch.cat([pos.flatten(1), disp[:, -(self.n_hist - 1):].flatten(1), colours], 1)
+        pos, disp = last / 50 - 1, (h[:, 1:] - h[:, :-1]) / 10        # (B, 3, 4) in [-1, 1], (B, n_hist-1, 3, 4)
+        x = torch.cat([pos.flatten(1), disp.flatten(1), colours], 1)
         return cv + self.net(x).view(-1, N_BALLS, 4)                  # (B, 3, 4) px
     def loss(self, raw, target): return F.mse_loss(raw, target)
     def decode(self, raw): return raw
@@ -124,7 +125,7 @@ def predict_forecast(learn, dl):
     raw, target = learn.get_preds(dl=dl)
     return learn.model.decode(raw), target
 
-def test_rollouts(model, data_dir, k:int=10, n_test:int|None=None, seed:int=0) -> dict:
+def rollout_scores(model, data_dir, k:int=10, n_test:int|None=None, seed:int=0) -> dict:
     "Our `rollout_metrics` of `model` forecasting steps `k+1..20` of the test sequences from their first `k`."
     ds = subsample(get_datasets(data_dir, 'sequence')['test'], n_test, seed)
     seq, colours = ds.tensors()                                       # (N, 20, 3, 4), (N, 9)
@@ -170,7 +171,7 @@ def train_fastai_forecaster(data_dir, # dataset folder (e.g. datasets/sim)
         tdl = forecast_test_dl(dls, data_dir, cfg['n_test'], seed)
         pred, target = predict_forecast(learn, tdl)
         metrics = forecast_metrics(pred, target)
-        rollout = test_rollouts(learn.model, data_dir, rollout_from, cfg['n_test'], seed)
+        rollout = rollout_scores(learn.model, data_dir, rollout_from, cfg['n_test'], seed)
         show_forecasts(data_dir, pred, n=8, path=out/'results.png')
         learn.export('export.pkl')
     res = dict(status='ok', model='forecast', arch=f'fastai_{arch}', framework='fastai', metrics=metrics, test=metrics,
