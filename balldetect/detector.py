@@ -13,11 +13,11 @@ from fastcore.basics import patch
 from .core import BBOX_SCALE, IMG_SIZE, N_COLOURS
 
 # %% auto #0
-__all__ = ['BOX_MAX', 'ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'DETECTOR_DEFAULTS', 'get_activation', 'n_params', 'spec_layers',
+__all__ = ['ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'DETECTOR_DEFAULTS', 'get_activation', 'n_params', 'spec_layers',
            'RefDetector', 'heatmap_targets', 'gather_cells', 'focal_loss', 'conv_bn', 'HeatmapDetector']
 
 # %% ../nbs/06_detector.ipynb #45a7e080
-BOX_MAX = float(max(BBOX_SCALE))  # largest box coordinate in the course data (x2, y2 <= 99)
+from .baselines import BOX_MAX  # largest box coordinate in the course data (x2, y2 <= 99): one definition
 ACTIVATIONS = dict(relu=nn.ReLU, leaky_relu=nn.LeakyReLU, elu=nn.ELU, tanh=nn.Tanh, silu=nn.SiLU, gelu=nn.GELU)
 
 def get_activation(name:str) -> nn.Module:

@@ -13,7 +13,7 @@ from .core import DataError, project_root, reports_dir, datasets_dir, get_profil
 
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'MATHJAX', 'PRINT_CSS', 'real_sequences_dir', 'experiments_dir',
-           'resolve_params', 'StepLog', 'default_data_dir', 'ensure_data', 'kernel_output_to', 'run_experiment',
+           'resolve_params', 'StepLog', 'default_data_dir', 'report_data', 'kernel_output_to', 'run_experiment',
            'export_html', 'find_chromium', 'print_pdf', 'pdf_pages', 'build_report', 'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
@@ -60,7 +60,7 @@ def default_data_dir(profile:str) -> Path:
     "The synthetic set a profile uses: `datasets/sim_smoke` for smoke, else `datasets/sim`."
     return datasets_dir()/('sim_smoke' if profile == 'smoke' else 'sim')
 
-def ensure_data(data_dir=None, profile:str='default', log=print) -> Path:
+def report_data(data_dir=None, profile:str='default', log=print) -> Path:
     "The data folder to use, generating the synthetic set when no folder is given and it is absent."
     if data_dir is not None:
         d = Path(data_dir)
@@ -169,7 +169,7 @@ def build_report(profile:str='default', # run profile for every experiment: smok
     import papermill as pm
     get_profile(profile)
     log = StepLog(quiet); out = Path(out or reports_dir()); runs = out/'runs'; runs.mkdir(parents=True, exist_ok=True)
-    data_dir = ensure_data(data_dir, profile, log); log(f'data: {data_dir}')
+    data_dir = report_data(data_dir, profile, log); log(f'data: {data_dir}')
     todo = [e for e in EXPERIMENTS if only is None or e[0] in only]
     statuses = []
     for name, nb, params in todo:
