@@ -14,8 +14,8 @@ import torch
 
 # %% auto #0
 __all__ = ['COLOURS', 'N_COLOURS', 'N_BALLS', 'N_STEPS', 'N_OBS', 'IMG_SIZE', 'DETECT_FRAMES', 'BBOX_SCALE', 'COLOUR_RGB',
-           'PROFILES', 'project_root', 'datasets_dir', 'runs_dir', 'reports_dir', 'DataError', 'seed_everything',
-           'get_device', 'get_profile', 'in_test', 'atomic_path', 'save_json', 'load_json']
+           'PROFILES', 'project_root', 'datasets_dir', 'runs_dir', 'reports_dir', 'sim_data_dir', 'DataError',
+           'seed_everything', 'get_device', 'get_profile', 'in_test', 'atomic_path', 'save_json', 'load_json']
 
 # %% ../nbs/00_core.ipynb #384b43c7
 COLOURS = ('red', 'green', 'blue', 'yellow', 'lime', 'purple', 'orange', 'cyan', 'magenta')
@@ -42,6 +42,11 @@ def project_root() -> Path:
 def datasets_dir() -> Path: "Where data is generated or downloaded."; return project_root()/'datasets'
 def runs_dir() -> Path: "Where training runs and searches write by default."; return project_root()/'runs'
 def reports_dir() -> Path: "Where the report and its runs are written."; return project_root()/'reports'
+
+# %% ../nbs/00_core.ipynb #5b166ec7
+def sim_data_dir(profile:str='default') -> Path:
+    "The synthetic set a profile uses: `datasets/sim_smoke` for smoke, else `datasets/sim`."
+    return datasets_dir()/('sim_smoke' if profile == 'smoke' else 'sim')
 
 # %% ../nbs/00_core.ipynb #d26b1745
 class DataError(ValueError):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
-from .core import (DETECT_FRAMES, IMG_SIZE, N_STEPS, atomic_path, datasets_dir, get_profile,
+from .core import (DETECT_FRAMES, IMG_SIZE, N_STEPS, atomic_path, datasets_dir, get_profile, sim_data_dir,
                              load_json, save_json)
 from .simulate import SIM, SimParams, simulate_sequence, sphere_extents
 from .render import render_background, render_frame, encode_jpeg
@@ -149,7 +149,7 @@ def add_generate_args(p:argparse.ArgumentParser):
 def run_generate(args) -> int:
     "Run `balldetect generate` from parsed `args`; returns the exit code."
     prof = get_profile(args.profile)
-    out = args.out or datasets_dir()/('sim_smoke' if prof['name'] == 'smoke' else 'sim')
+    out = args.out or sim_data_dir(prof['name'])
     n = args.sequences or prof['sequences']
     t0 = time.time()
     generate(out, n, seed=args.seed, workers=max(1, args.workers), progress=not args.quiet, strips=args.strips)

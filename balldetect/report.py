@@ -9,12 +9,12 @@ from __future__ import annotations
 import json, os, shutil, subprocess, sys, tempfile, time
 from contextlib import contextmanager
 from pathlib import Path
-from .core import DataError, project_root, reports_dir, datasets_dir, get_profile, save_json
+from .core import DataError, project_root, reports_dir, datasets_dir, get_profile, save_json, sim_data_dir
 
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'MATHJAX', 'PRINT_CSS', 'real_sequences_dir', 'experiments_dir',
-           'resolve_params', 'StepLog', 'default_data_dir', 'report_data', 'kernel_output_to', 'run_experiment',
-           'export_html', 'find_chromium', 'print_pdf', 'pdf_pages', 'build_report', 'add_report_args', 'run_report']
+           'resolve_params', 'StepLog', 'report_data', 'kernel_output_to', 'run_experiment', 'export_html',
+           'find_chromium', 'print_pdf', 'pdf_pages', 'build_report', 'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
 EXPERIMENTS = [
@@ -56,10 +56,6 @@ class StepLog:
         if not self.quiet: print(f'[{el:7.1f}s] {msg}', flush=True)
 
 # %% ../nbs/10_report.ipynb #e2c04f84
-def default_data_dir(profile:str) -> Path:
-    "The synthetic set a profile uses: `datasets/sim_smoke` for smoke, else `datasets/sim`."
-    return datasets_dir()/('sim_smoke' if profile == 'smoke' else 'sim')
-
 def report_data(data_dir=None, profile:str='default', log=print) -> Path:
     "The data folder to use, generating the synthetic set when no folder is given and it is absent."
     if data_dir is not None:
@@ -67,7 +63,7 @@ def report_data(data_dir=None, profile:str='default', log=print) -> Path:
         if not (d/'mini_balls').is_dir() or not (d/'mini_balls_seq').is_dir():
             raise DataError(d, 'expected mini_balls/ and mini_balls_seq/ inside (the course layout)')
         return d
-    d = default_data_dir(profile)
+    d = sim_data_dir(profile)
     from balldetect.generate import generate, done_sequences
     n = get_profile(profile)['sequences']
     if len(done_sequences(d, n)) < n:

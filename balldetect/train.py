@@ -10,7 +10,7 @@ import argparse, hashlib, json, os, sys, time
 from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
-from .core import (DataError, PROFILES, datasets_dir, get_profile, load_json, runs_dir, save_json,
+from .core import (DataError, PROFILES, datasets_dir, get_profile, sim_data_dir, load_json, runs_dir, save_json,
                              seed_everything)
 from .data import get_datasets
 from .learner import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, Learner, MetricsCB, NonFiniteLossError,
@@ -71,7 +71,7 @@ def resolve_config(config:dict) -> dict:
            **{k: v for k, v in ad.items() if v is not None and k != 'arch_kwargs'}, **given, 'arch': arch, 'profile': prof['name']}
     cfg['arch_kwargs'] = {**(ad.get('arch_kwargs') or {}), **(given.get('arch_kwargs') or {})}
     cfg.setdefault('monitor', MONITOR[task][0]); cfg.setdefault('mode', MONITOR[task][1])
-    cfg['data_dir'] = str(given.get('data_dir') or datasets_dir()/('sim_smoke' if prof['name'] == 'smoke' else 'sim'))
+    cfg['data_dir'] = str(given.get('data_dir') or sim_data_dir(prof['name']))
     cfg['out'] = str(given.get('out') or runs_dir()/f"{task}_{arch}_{time.strftime('%Y%m%d-%H%M%S')}")
     return plain(cfg)
 
