@@ -8,9 +8,9 @@ DATA ?=
 APT_PKGS := chromium libjs-mathjax poppler-utils
 STAMP := $(VENV)/.installed
 
-.PHONY: setup apt install test check-sync nbtest pytest report lab data export clean-nbs
+.PHONY: setup apt install lab-env test check-sync nbtest pytest report lab data export clean-nbs
 
-setup: apt install
+setup: apt install lab-env
 
 # apt tools for the PDF report (root only; otherwise say what is missing)
 apt:
@@ -61,8 +61,19 @@ data: setup
 report: setup
 	$(BIN)/balldetect report --profile $(PROFILE) $(if $(DATA),--data-dir $(DATA),)
 
-# JupyterLab on the notebooks; token auth stays on, the URL with its token is printed
+# The notebooks' kernel, named after the project, and JupyterLab's defaults (no news prompt, no
+# update check), both inside the venv: nothing is written to $HOME
+KERNEL_SPEC := $(VENV)/share/jupyter/kernels/balldetect/kernel.json
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+LAB_SETTINGS := {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
+lab-env: install
+	@test -f $(KERNEL_SPEC) || $(PY) -m ipykernel install --sys-prefix --name balldetect --display-name balldetect >/dev/null
+	@mkdir -p $(dir $(LAB_OVERRIDES)); echo '$(LAB_SETTINGS)' | cmp -s - $(LAB_OVERRIDES) || echo '$(LAB_SETTINGS)' > $(LAB_OVERRIDES)
+
+# JupyterLab on the notebooks, opening the start notebook; token auth stays on, the URL with its token is printed
 LAB_PORT ?= 8888
+LAB_START ?= 000_start_here.ipynb
 lab: setup
-	@echo "lab: starting JupyterLab on nbs/; open the http://127.0.0.1:$(LAB_PORT)/lab?token=... URL printed below"
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=nbs $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	@echo "lab: starting JupyterLab on nbs/; open the http://127.0.0.1:$(LAB_PORT)/lab/tree/$(LAB_START)?token=... URL printed below"
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=nbs --LabApp.default_url=/lab/tree/$(LAB_START) \
+	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )

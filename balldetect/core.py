@@ -6,7 +6,7 @@ Docs: https://balldetect.github.io/balldetect/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #c1413c92
 from __future__ import annotations
-import json, os, random, tempfile
+import json, os, random, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -14,8 +14,9 @@ import torch
 
 # %% auto #0
 __all__ = ['COLOURS', 'N_COLOURS', 'N_BALLS', 'N_STEPS', 'N_OBS', 'IMG_SIZE', 'DETECT_FRAMES', 'BBOX_SCALE', 'COLOUR_RGB',
-           'PROFILES', 'project_root', 'datasets_dir', 'runs_dir', 'reports_dir', 'sim_data_dir', 'DataError',
-           'seed_everything', 'get_device', 'get_profile', 'in_test', 'atomic_path', 'save_json', 'load_json']
+           'PROFILES', 'PROGRESS_MODES', 'project_root', 'datasets_dir', 'runs_dir', 'reports_dir', 'sim_data_dir',
+           'DataError', 'seed_everything', 'get_device', 'get_profile', 'in_test', 'in_kernel', 'progress_mode',
+           'atomic_path', 'save_json', 'load_json']
 
 # %% ../nbs/00_core.ipynb #384b43c7
 COLOURS = ('red', 'green', 'blue', 'yellow', 'lime', 'purple', 'orange', 'cyan', 'magenta')
@@ -83,6 +84,25 @@ def get_profile(name:str='default') -> dict:
 def in_test() -> bool:
     "True under `nbdev-test`, where notebooks shrink their sizes."
     return bool(os.environ.get('IN_TEST'))
+
+# %% ../nbs/00_core.ipynb #4674f0c2
+def in_kernel() -> bool:
+    "True inside a Jupyter kernel (JupyterLab, papermill, nbconvert); False in a terminal, a script or `nbdev-test`."
+    ipython = sys.modules.get('IPython')
+    return ipython is not None and type(ipython.get_ipython()).__name__ == 'ZMQInteractiveShell'
+
+# %% ../nbs/00_core.ipynb #7225c48e
+PROGRESS_MODES = ('bar', 'epoch', 'off')
+
+def progress_mode() -> str:
+    "`bar` (live bars), `epoch` (one line per epoch) or `off`: `BALLDETECT_PROGRESS`, else guessed from where we run."
+    mode = os.environ.get('BALLDETECT_PROGRESS', '').strip().lower()
+    if mode and mode not in PROGRESS_MODES:
+        raise ValueError(f"BALLDETECT_PROGRESS={mode!r}: choose one of {', '.join(PROGRESS_MODES)}")
+    if mode: return mode
+    if in_test(): return 'epoch'
+    if in_kernel() and not os.environ.get('JPY_SESSION_NAME'): return 'epoch'  # papermill, nbconvert: nobody watches
+    return 'bar'
 
 # %% ../nbs/00_core.ipynb #833c5b22
 @contextmanager

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 from .core import (DETECT_FRAMES, IMG_SIZE, N_STEPS, atomic_path, datasets_dir, get_profile, sim_data_dir,
-                             load_json, save_json)
+                             load_json, progress_mode, save_json)
 from .simulate import SIM, SimParams, simulate_sequence, sphere_extents
 from .render import render_background, render_frame, encode_jpeg
 
@@ -109,7 +109,8 @@ def generate(out, sequences:int, seed:int=0, workers:int=1, progress:bool=True, 
     done = set(done_sequences(out, sequences)); todo = [i for i in range(sequences) if i not in done]
     if todo: (out/'split.json').unlink(missing_ok=True)  # drawn from the ids present: stale once more are written
     work = partial(write_sequence, out, seed, prm=prm)
-    bar = tqdm(total=sequences, initial=len(done), unit='seq', desc=f'generate {out.name}', disable=not progress)
+    bar = tqdm(total=sequences, initial=len(done), unit='seq', desc=f'generate {out.name}',
+               disable=not progress or progress_mode() != 'bar')
     if todo and workers > 1:
         with Pool(min(workers, len(todo))) as pool:
             for _ in pool.imap_unordered(work, todo, chunksize=max(1, min(16, len(todo)//(8*workers)))): bar.update()

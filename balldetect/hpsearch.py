@@ -14,8 +14,9 @@ from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, space_eval, tpe
 from hyperopt.base import JOB_STATE_DONE
 from hyperopt.exceptions import AllTrialsFailed
 from hyperopt.pyll import scope
-from tqdm import tqdm
-from .core import DataError, PROFILES, atomic_path, get_profile, load_json, runs_dir, save_json
+from tqdm.auto import tqdm
+from .core import (DataError, PROFILES, atomic_path, get_profile, load_json, progress_mode, runs_dir,
+                             save_json)
 
 # %% auto #0
 __all__ = ['SPACES', 'HP_BUDGETS', 'TRAIN_KEYS', 'LOSS_DEFINITION', 'log_uniform', 'int_range', 'dropout_or_none', 'search_space',
@@ -230,7 +231,8 @@ def hp_search(base:dict, max_evals:int, out, *, archs=None, seed:int=0, train_fn
         save_trials(trials, out)  # the log catches up if a kill came between the two files
     fn, algo = make_objective(base, train_fn or _train, out), partial(tpe.suggest, n_startup_jobs=n_startup)
     step = batch or getattr(trials, 'parallelism', None) or 1
-    with tqdm(total=max_evals, initial=min(len(trials), max_evals), desc=f'hp {task}', unit='trial', disable=not progress) as bar:
+    with tqdm(total=max_evals, initial=min(len(trials), max_evals), desc=f'hp {task}', unit='trial',
+              disable=not progress or progress_mode() != 'bar') as bar:
         while (n := len(trials)) < max_evals:
             try: fmin(fn, space, algo=algo, max_evals=min(max_evals, n + step), trials=trials, rstate=np.random.default_rng([seed, n]),
                       show_progressbar=False, verbose=False, return_argmin=False)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import DataError, atomic_path, get_device, save_json
+from .core import DataError, atomic_path, get_device, progress_mode, save_json
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'CKPT_FORMAT', 'CancelFitException', 'CancelEpochException', 'CancelBatchException',
@@ -290,18 +290,20 @@ class ProgressCB(Callback):
     def before_fit(self, learn):
         self.elapsed = 0.  # a resumed run reloads it after this
         self.t0, self.bar, self.header = time.time(), None, False
-        self.ebar = tqdm(total=learn.n_epochs, desc='epochs', disable=not self.show, leave=False)
+        mode = progress_mode() if self.show else 'off'
+        self.bars, self.lines = mode == 'bar', mode != 'off'
+        self.ebar = tqdm(total=learn.n_epochs, desc='epochs', disable=not self.bars, leave=False)
     def before_epoch(self, learn):
         if learn.training and self.ebar.n < learn.epoch: self.ebar.update(learn.epoch - self.ebar.n)
-        self.bar = tqdm(learn.dl, desc='train' if learn.training else 'valid', disable=not self.show, leave=False)
+        self.bar = tqdm(learn.dl, desc='train' if learn.training else 'valid', disable=not self.bars, leave=False)
     def after_batch(self, learn):
-        if self.show: self.bar.update(); self.bar.set_postfix(loss=f'{learn.loss.item():.4g}', refresh=False)
+        if self.bars: self.bar.update(); self.bar.set_postfix(loss=f'{learn.loss.item():.4g}', refresh=False)
     def after_epoch(self, learn):
         self.bar.close()
         if learn.training: return
         learn.log.update(lr=learn.opt.param_groups[0]['lr'], time_s=round(time.time() - self.t0 + self.elapsed, 3))
         self.elapsed, self.t0 = learn.log['time_s'], time.time(); self.ebar.update()
-        if self.show:
+        if self.lines:
             if not self.header: tqdm.write('  '.join(f'{k:>10}' for k in learn.log)); self.header = True
             tqdm.write('  '.join(f'{_fmt(v):>10}' for v in learn.log.values()))
     def cleanup_fit(self, learn):
