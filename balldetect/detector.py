@@ -6,6 +6,7 @@ Docs: https://balldetect.github.io/balldetect/detector.html.md"""
 
 # %% ../nbs/06_detector.ipynb #b50c3b1a
 from __future__ import annotations
+import math
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -180,16 +181,22 @@ def decode(self:HeatmapDetector, raw):
     return torch.sigmoid(peak), boxes.round() if self.snap else boxes
 
 # %% ../nbs/06_detector.ipynb #d0a1a002
+def _neighbours(x, dim:int):
+    "The values one pixel before and one after along `dim` (2: rows, 3: columns) of images (B,C,H,W), edges repeated."
+    pad = (1, 1, 0, 0) if dim == 3 else (0, 0, 1, 1)
+    xp = F.pad(x, pad, mode='replicate')
+    n = x.shape[dim]
+    return xp.narrow(dim, 0, n), xp.narrow(dim, 2, n)
+
 def shift_images(img, d):
-    "Images (B,3,H,W) float translated by `d` (B,2) px (x, y) with bilinear interpolation, edges repeated."
-    B, _, H, W = img.shape
-    theta = torch.zeros(B, 2, 3, device=img.device, dtype=img.dtype)
-    theta[:, 0, 0] = 1
-    theta[:, 1, 1] = 1
-    theta[:, 0, 2] = -2 * d[:, 0] / W                                   # grid units: 2 per image width
-    theta[:, 1, 2] = -2 * d[:, 1] / H
-    grid = F.affine_grid(theta, list(img.shape), align_corners=False)
-    return F.grid_sample(img, grid, mode='bilinear', padding_mode='border', align_corners=False)
+    "Images (B,C,H,W) float moved by `d` (B,2) px (x, y), each at most one pixel, with linear interpolation."
+    assert d.abs().max() <= 1, 'shift_images moves by at most one pixel'
+    out = img
+    for axis, dim in ((0, 3), (1, 2)):
+        before, after = _neighbours(out, dim)
+        f = d[:, axis].view(-1, 1, 1, 1).to(out)
+        out = (1 - f.abs()) * out + f.abs() * torch.where(f > 0, before, after)
+    return out
 
 # %% ../nbs/06_detector.ipynb #d0a1a005
 def _jpeg_round_trip(img, quality:int):
@@ -199,6 +206,13 @@ def _jpeg_round_trip(img, quality:int):
     back = [decode_jpeg(encode_jpeg(x, quality=quality)) for x in u8]
     return torch.stack(back).to(img.device, img.dtype) / 255
 
+def _blur3(x, side:float):
+    "Images (B,C,H,W) blurred by the separable kernel [side, 1 - 2 side, side]."
+    for dim in (2, 3):
+        before, after = _neighbours(x, dim)
+        x = (1 - 2 * side) * x + side * (before + after)
+    return x
+
 def domain_randomise(img, boxes, *,
                      gain:float=0.08,           # brightness factor drawn in 1 +- gain per image
                      channel_gain:float=0.03,   # and per channel on top
@@ -206,7 +220,7 @@ def domain_randomise(img, boxes, *,
                      noise:float=0.02,          # noise std drawn in 0..noise per image (0-5 levels)
                      jpeg_p:float=0.3,          # share of batches re-encoded as JPEG ...
                      jpeg_quality=(55, 90),     # ... at a quality drawn in this range
-                     shift_px:float=0.5):       # image and boxes moved together by up to this
+                     shift_px:float=0.5):       # image and boxes moved together by up to this (at most 1)
     "Randomised copies of images (B,3,H,W) float in [0,1] and their boxes (B,9,4) px; draws from torch's global generator."
     B, dev = len(img), img.device
     rand = lambda *s: torch.rand(*s).to(dev)                            # draws on the CPU: same numbers on any device
@@ -215,10 +229,10 @@ def domain_randomise(img, boxes, *,
     moved = (boxes + d.repeat(1, 2)[:, None]).clamp(0, IMG_SIZE - 1)
     out = out * (1 + (rand(B, 1, 1, 1) * 2 - 1) * gain) * (1 + (rand(B, 3, 1, 1) * 2 - 1) * channel_gain)
     sigma = 0.3 + 0.5 * float(torch.rand(()))
-    k = torch.exp(-torch.arange(-1., 2.) ** 2 / (2 * sigma ** 2))
-    k = (k[:, None] * k[None]) / k.sum() ** 2
-    blurred = F.conv2d(F.pad(out, (1, 1, 1, 1), mode='replicate'), k.expand(3, 1, 3, 3).to(out), groups=3)
-    out = torch.where(rand(B, 1, 1, 1) < blur_p, blurred, out)
+    side = math.exp(-1 / (2 * sigma ** 2))
+    side = side / (1 + 2 * side)                                        # the outer taps of a 3-tap Gaussian
+    blurred = rand(B) < blur_p
+    if blurred.any(): out[blurred] = _blur3(out[blurred], side)
     out = out + torch.randn(out.shape).to(dev) * rand(B, 1, 1, 1) * noise
     out = out.clamp(0, 1)
     quality = int(torch.randint(jpeg_quality[0], jpeg_quality[1] + 1, ()))
