@@ -66,7 +66,8 @@ def load_model(checkpoint, task:str|None=None, device='cpu') -> tuple:
 
 # %% ../nbs/08b_evaluate.ipynb #4b60220c
 def parse_indices(spec:str, available:list) -> list:
-    "Ids selected by `spec` ('a:b', 'a:', ':b', 'n' or 'a,b,c'); open ends take the bounds of `available`."
+    "Ids selected by `spec` ('a:b', 'a:', ':b', 'n' or 'a,b,c'); open ends take the bounds of `available`; ':' takes all of it."
+    if spec.strip() == ':': return list(available)                       # every item there is, gaps and all
     try:
         if ':' in spec:
             a, b = spec.split(':')

@@ -12,8 +12,9 @@ from PIL import Image
 from .core import COLOURS, IMG_SIZE
 
 # %% auto #0
-__all__ = ['FLOOR_KINDS', 'FLOOR_RECT', 'BALL_ALBEDO', 'LIGHT', 'SHADING', 'floor_texture', 'draw_walls', 'draw_ball',
-           'draw_shadow', 'render_background', 'render_frame', 'encode_jpeg', 'box_encloses', 'box_colour_means']
+__all__ = ['FLOOR_KINDS', 'FLOOR_RECT', 'BALL_ALBEDO', 'LIGHT', 'SHADING', 'BALL_DRAW', 'floor_texture', 'draw_walls',
+           'draw_ball', 'draw_shadow', 'drawn_extents', 'ball_edge_offsets', 'render_background', 'render_frame',
+           'encode_jpeg', 'box_fits_ball', 'box_colour_means']
 
 # %% ../nbs/01b_render.ipynb #e743d9a2
 FLOOR_KINDS = ('gravel', 'grey', 'checker', 'wood')
@@ -72,9 +73,9 @@ def draw_walls(img:np.ndarray, rng:np.random.Generator, rect=FLOOR_RECT) -> np.n
     return img
 
 # %% ../nbs/01b_render.ipynb #57bf8f45
-BALL_ALBEDO = {'red': (231, 1, 1), 'green': (1, 159, 1), 'blue': (1, 1, 238), 'yellow': (237, 234, 1),
-               'lime': (182, 225, 1), 'purple': (75, 18, 140), 'orange': (243, 86, 1), 'cyan': (1, 243, 239),
-               'magenta': (243, 70, 250)}
+BALL_ALBEDO = {'red': (221, 1, 1), 'green': (1, 158, 1), 'blue': (1, 1, 225), 'yellow': (226, 222, 1),
+               'lime': (176, 213, 1), 'purple': (81, 24, 138), 'orange': (230, 89, 1), 'cyan': (1, 231, 226),
+               'magenta': (232, 76, 236)}
 LIGHT = np.array([-0.55, 0.68, 0.48]); LIGHT = LIGHT/np.linalg.norm(LIGHT)  # towards the light, image x, y, up
 SHADING = dict(ambient=0.72, diffuse=0.34, specular=10.)
 
@@ -109,6 +110,43 @@ def draw_shadow(img:np.ndarray, ext, offset=(1.6, -1.6), strength:float=0.3) -> 
     img[win] *= (1 - strength*soft)[..., None]
     return img
 
+# %% ../nbs/01b_render.ipynb #b1d0a002
+BALL_DRAW = dict(grow=0.67, shift=(0.33, 0.48))  # px; measured on the real frames (table above)
+
+def drawn_extents(ext:np.ndarray, grow:float=BALL_DRAW['grow'], shift=BALL_DRAW['shift']) -> np.ndarray:
+    "Extents (..., 4) where a ball whose label extent is `ext` is drawn: `grow` px larger per side, moved by `shift`."
+    sx, sy = shift
+    return np.asarray(ext, np.float64) + np.array([sx - grow, sy - grow, sx + grow, sy + grow])
+
+# %% ../nbs/01b_render.ipynb #b1d0a006
+def _half_crossings(profile:np.ndarray, centre:float) -> tuple:
+    "Sub-pixel positions left and right of `centre` where `profile` falls to half-way between its middle and its flanks."
+    c = int(centre)
+    middle = profile[c - 2:c + 2].mean()
+    flanks = np.r_[profile[max(c - 10, 0):c - 7], profile[c + 8:c + 11]].mean()
+    half = (middle + flanks)/2
+    lo = c
+    while lo > 0 and profile[lo] > half: lo -= 1
+    hi = c
+    while hi < len(profile) - 1 and profile[hi] > half: hi += 1
+    left = lo + 0.5 + (half - profile[lo])/(profile[lo + 1] - profile[lo] + 1e-9)
+    right = hi - 0.5 + (profile[hi - 1] - half)/(profile[hi - 1] - profile[hi] + 1e-9)
+    return left, right
+
+def ball_edge_offsets(imgs, labels, margin:int=3) -> np.ndarray:
+    "Drawn ball edge minus box edge (left-x1, right-x2, top-y1, bottom-y2) per ball at least `margin` px from the image edge: (n, 4)."
+    rows = []
+    for img, lab in zip(imgs, labels):
+        sat = np.ptp(np.asarray(img, np.float64), axis=-1)
+        for c in np.flatnonzero(lab[:, 0]):
+            x1, y1, x2, y2 = lab[c, 1:]
+            if min(x1, y1) < margin or max(x2, y2) > IMG_SIZE - 1 - margin: continue
+            cx, cy = (x1 + x2)/2, (y1 + y2)/2
+            left, right = _half_crossings(sat[int(cy) - 1:int(cy) + 2].mean(0), cx)
+            top, bottom = _half_crossings(sat[:, int(cx) - 1:int(cx) + 2].mean(1), cy)
+            rows.append((left - x1, right - x2, top - y1, bottom - y2))
+    return np.array(rows).reshape(-1, 4)
+
 # %% ../nbs/01b_render.ipynb #8f41e1a4
 def render_background(rng:np.random.Generator, kind:str|None=None) -> np.ndarray:
     "Floor (random kind unless given) and walls of one sequence: (100, 100, 3) float."
@@ -116,10 +154,11 @@ def render_background(rng:np.random.Generator, kind:str|None=None) -> np.ndarray
     return draw_walls(floor_texture(kind, rng), rng)
 
 def render_frame(bg:np.ndarray, ext:np.ndarray, colours, masks:bool=False):
-    "uint8 (100, 100, 3) frame of balls with extents `ext` (3, 4) and colour indices `colours` on `bg`; optionally the ball masks (3, 100, 100)."
+    "uint8 (100, 100, 3) frame of balls with label extents `ext` (3, 4) and colour indices `colours` on `bg`; optionally the ball masks (3, 100, 100)."
     img = bg.copy()
-    for e in ext: draw_shadow(img, e)
-    m = np.stack([draw_ball(img, e, BALL_ALBEDO[COLOURS[c]]) for e, c in zip(ext, colours)])
+    drawn = drawn_extents(ext)
+    for e in drawn: draw_shadow(img, e)
+    m = np.stack([draw_ball(img, e, BALL_ALBEDO[COLOURS[c]]) for e, c in zip(drawn, colours)])
     img = np.clip(np.floor(img + 0.5), 0, 255).astype(np.uint8)
     return (img, m) if masks else img
 
@@ -129,14 +168,16 @@ def encode_jpeg(img:np.ndarray, quality:int=75) -> bytes:
     return buf.getvalue()
 
 # %% ../nbs/01b_render.ipynb #fad8556c
-def box_encloses(mask:np.ndarray, box) -> bool:
-    "True when every pixel of `mask` (100, 100) lies inside `box` (x1, y1, x2, y2), which is at most 1 px wider per side."
-    ys, xs = np.nonzero(mask); x1, y1, x2, y2 = np.asarray(box).astype(int)
+def box_fits_ball(mask:np.ndarray, box) -> bool:
+    "True when the pixels of `mask` (100, 100) start within 1 px of `box`'s first row and column and end 0-2 px past its last."
+    ys, xs = np.nonzero(mask)
     if len(xs) == 0: return False
-    ex, ey = (IMG_SIZE if v == IMG_SIZE - 1 else v for v in (x2, y2))  # clipped at 99: reaches the image edge
-    inside = xs.min() >= x1 and xs.max() < ex and ys.min() >= y1 and ys.max() < ey
-    tight = xs.min() - x1 <= 1 and x2 - 1 - xs.max() <= 1 and ys.min() - y1 <= 1 and y2 - 1 - ys.max() <= 1
-    return bool(inside and tight)
+    x1, y1, x2, y2 = np.asarray(box).astype(int)
+    starts = [(xs.min(), x1), (ys.min(), y1)]
+    ends = [(xs.max(), x2 - 1), (ys.max(), y2 - 1)]
+    starts_ok = all(abs(p - b) <= 1 or b == 0 for p, b in starts)         # a box clipped at 0 starts at the edge
+    ends_ok = all(0 <= p - b <= 2 or b == IMG_SIZE - 2 for p, b in ends)  # clipped at 99: last column 99
+    return bool(starts_ok and ends_ok)
 
 # %% ../nbs/01b_render.ipynb #7f208b7d
 def box_colour_means(imgs, boxes, presence) -> np.ndarray:

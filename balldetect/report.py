@@ -12,9 +12,9 @@ from pathlib import Path
 from .core import DataError, project_root, reports_dir, datasets_dir, get_profile, save_json, sim_data_dir
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'MATHJAX', 'PRINT_CSS', 'real_sequences_dir', 'experiments_dir',
-           'resolve_params', 'StepLog', 'report_data', 'kernel_output_to', 'run_experiment', 'export_html',
-           'find_chromium', 'print_pdf', 'pdf_pages', 'build_report', 'add_report_args', 'run_report']
+__all__ = ['EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'MATHJAX', 'PRINT_CSS', 'real_sequences_dir', 'real_images_dir',
+           'experiments_dir', 'resolve_params', 'StepLog', 'report_data', 'kernel_output_to', 'run_experiment',
+           'export_html', 'find_chromium', 'print_pdf', 'pdf_pages', 'build_report', 'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
 EXPERIMENTS = [
@@ -36,6 +36,11 @@ DEFAULT_PROFILE_LIMITS = {'detector_heatmap': dict(time_budget_s=420), 'detector
 def real_sequences_dir() -> Path|None:
     "The real sample of course sequences beside the checkout, if present (never needed)."
     p = project_root().parent/'shared'/'reference'/'mini_balls_seq_sample'
+    return p if p.is_dir() else None
+
+def real_images_dir() -> Path|None:
+    "The real sample of course images beside the checkout, if present (never needed)."
+    p = project_root().parent/'shared'/'reference'/'mini_balls_sample'
     return p if p.is_dir() else None
 
 def experiments_dir() -> Path: "The papermill templates."; return project_root()/'nbs'/'experiments'
@@ -171,6 +176,7 @@ def build_report(profile:str='default', # run profile for every experiment: smok
     for name, nb, params in todo:
         limits = DEFAULT_PROFILE_LIMITS.get(name, {}) if profile == 'default' else {}
         if nb == 'train_forecaster.ipynb' and real_sequences_dir(): limits['real_dir'] = str(real_sequences_dir())
+        if nb == 'train_detector.ipynb' and real_images_dir(): limits['real_dir'] = str(real_images_dir())
         p = resolve_params(dict(params, profile=profile, data_dir=str(data_dir), device=device, **limits), runs/name, profile)
         res = run_experiment(name, nb, p, runs)
         statuses.append(res); log(f'{name}: {res["status"]} in {res["duration_s"]:.0f}s' + (f' ({res["error"]})' if res['error'] else ''))

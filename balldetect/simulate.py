@@ -12,9 +12,9 @@ import numpy as np
 from .core import COLOURS, N_COLOURS, N_BALLS, N_STEPS, IMG_SIZE
 
 # %% auto #0
-__all__ = ['pb', 'SIM', 'MASSES', 'FRICTIONS', 'RESTITUTIONS', 'REAL_FACTS', 'SimParams', 'sample_scene', 'BallWorld',
-           'get_world', 'sphere_extents', 'extents_to_boxes', 'sequence_labels', 'seq_rng', 'simulate_sequence',
-           'present_boxes', 'motion_stats', 'baseline_mses', 'calibration_stats']
+__all__ = ['pb', 'SIM', 'MASSES', 'FRICTIONS', 'RESTITUTIONS', 'REAL_SPEEDS', 'REAL_FACTS', 'SimParams', 'sample_scene',
+           'BallWorld', 'get_world', 'sphere_extents', 'extents_to_boxes', 'sequence_labels', 'seq_rng',
+           'simulate_sequence', 'present_boxes', 'motion_stats', 'baseline_mses', 'calibration_stats']
 
 # %% ../nbs/01_simulate.ipynb #8c1b4098
 def _import_pybullet_quietly():
@@ -167,8 +167,10 @@ def motion_stats(bb:np.ndarray) -> dict:
                 reversals=float(((s[:, 1:]*s[:, :-1]) < 0).sum(1).mean()))
 
 # %% ../nbs/01_simulate.ipynb #797de648
+REAL_SPEEDS = (7.63, 7.20, 6.82, 6.44, 6.05, 5.68, 5.31, 4.97, 4.69, 4.46,
+               4.28, 4.13, 4.00, 3.89, 3.80, 3.71, 3.64, 3.58, 3.52)  # px/step, steps t -> t+1, all 7000 real sequences
 REAL_FACTS = dict(box_mean=11.1, box_min=10., box_max=12.,
-                  speed0=7.6, speed18=3.5, contact=0.31, reversals=0.45,
+                  speed0=REAL_SPEEDS[0], speed18=REAL_SPEEDS[18], contact=0.31, reversals=0.45,
                   copy_last=10.52, const_velocity=2.95, const_velocity_clipped=2.29, const_velocity_reflect=1.47)
 
 # %% ../nbs/01_simulate.ipynb #78eecdaf

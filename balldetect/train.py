@@ -19,9 +19,9 @@ from .evaluate import (METRIC_FNS, N_INPUTS, baseline_scores, build_model, check
                                  format_scores, load_model, model_scores, registry)
 
 # %% auto #0
-__all__ = ['TRAIN_DEFAULTS', 'DEFAULT_ARCH', 'MONITOR', 'PROFILE_CAPS', 'FALLBACKS', 'SIM_MARKERS', 'RUN_FILES', 'resolve_config',
-           'ensure_data', 'data_source', 'make_loaders', 'data_fingerprint', 'prepare_out', 'make_learner', 'train',
-           'finish', 'add_train_args', 'config_from_args', 'run_train']
+__all__ = ['TRAIN_DEFAULTS', 'DEFAULT_ARCH', 'MONITOR', 'PROFILE_CAPS', 'FALLBACKS', 'FINETUNE', 'SIM_MARKERS', 'RUN_FILES',
+           'resolve_config', 'ensure_data', 'data_source', 'make_loaders', 'data_fingerprint', 'prepare_out',
+           'make_learner', 'init_weights', 'train', 'finish', 'add_train_args', 'config_from_args', 'run_train']
 
 # %% ../nbs/08_train.ipynb #e00205fa
 TRAIN_DEFAULTS = dict(
@@ -43,11 +43,14 @@ TRAIN_DEFAULTS = dict(
     windows=None,             # forecasters: train on random windows (RandomWindowCB); default: the arch's value
     split=None,               # explicit split spec ('train=0:80,valid=80:90,test=90:100'); default D/split.json
     amp=True, num_workers=0, progress=True, single_batch=False,
+    augment=None,             # detectors: domain randomisation (DomainRandomCB); default: on for synthetic data only
+    init=None,                # checkpoint whose weights start this run (fine-tuning): same task, arch and arch_kwargs
 )
 DEFAULT_ARCH = {'detect': 'heatmap', 'forecast': 'physics'}
 MONITOR = {'detect': ('valid_loss', 'min'), 'forecast': ('mse_px2', 'min')}
 PROFILE_CAPS = {'smoke': dict(max_train=256, max_eval=128)}
 FALLBACKS = dict(lr=1e-3, wd=0., bs=64, opt='adam', sched='onecycle')
+FINETUNE = dict(lr_factor=0.2, epochs=dict(smoke=2, default=4, full=20))  # `init` runs, unless lr/epochs are given
 
 # %% ../nbs/08_train.ipynb #d128c7a9
 def _per_profile(v, profile):
@@ -73,6 +76,8 @@ def resolve_config(config:dict) -> dict:
     cfg.setdefault('monitor', MONITOR[task][0]); cfg.setdefault('mode', MONITOR[task][1])
     cfg['data_dir'] = str(given.get('data_dir') or sim_data_dir(prof['name']))
     cfg['out'] = str(given.get('out') or runs_dir()/f"{task}_{arch}_{time.strftime('%Y%m%d-%H%M%S')}")
+    if given.get('init') and 'lr' not in given: cfg['lr'] = cfg['lr'] * FINETUNE['lr_factor']
+    if given.get('init') and 'epochs' not in given: cfg['epochs'] = _per_profile(FINETUNE['epochs'], prof['name'])
     return plain(cfg)
 
 # %% ../nbs/08_train.ipynb #13d6579d
@@ -148,20 +153,37 @@ def make_learner(cfg:dict, model, train_dl, valid_dl, meta:dict, resume:bool=Fal
     if task == 'forecast' and cfg.get('windows'):
         from balldetect.forecaster import RandomWindowCB
         cbs.append(RandomWindowCB(**({'k_min': cfg['windows']} if type(cfg['windows']) is int else {})))
+    if task == 'detect' and cfg.get('augment'):
+        from balldetect.detector import DomainRandomCB
+        cbs.append(DomainRandomCB())
     if cfg.get('single_batch'): cbs.append(SingleBatchCB())
     return Learner(model, train_dl, valid_dl, n_inp=N_INPUTS[task], lr=cfg['lr'], wd=cfg['wd'], opt=cfg['opt'],
                    sched=cfg['sched'], cbs=cbs, device=cfg['device'], amp=cfg['amp'])
+
+# %% ../nbs/08_train.ipynb #e1a2b002
+def init_weights(model, cfg:dict):
+    "Load the weights of checkpoint `cfg['init']` into `model`, refusing one of another task or architecture."
+    src, ck = load_model(cfg['init'], cfg['model'])
+    held = ck['config']
+    held_kwargs = held.get('arch_kwargs') or {}
+    if held['arch'] != cfg['arch'] or held_kwargs != cfg['arch_kwargs']:
+        raise DataError(cfg['init'], f"holds a {held['arch']} {cfg['model']} model {held_kwargs or ''}; "
+                                     f"this run trains {cfg['arch']} {cfg['arch_kwargs'] or ''}")
+    model.load_state_dict(src.state_dict())
+    return model
 
 # %% ../nbs/08_train.ipynb #6aef56a3
 def train(config:dict) -> dict:
     "Train, early-stop, reload the best checkpoint, score it and the baselines on the test split; write `metrics.json`."
     cfg = resolve_config(config); task, out = cfg['model'], Path(cfg['out'])
     ensure_data(cfg)
+    if cfg.get('augment') is None: cfg['augment'] = task == 'detect' and data_source(cfg['data_dir']) == 'synthetic'
     dss, train_dl, valid_dl = make_loaders(cfg)
     fp = data_fingerprint(dss)
     resume = prepare_out(cfg, fp)
     seed_everything(cfg['seed'])
     model = build_model(task, cfg['arch'], cfg['arch_kwargs'])
+    if cfg.get('init'): init_weights(model, cfg)
     n_params = sum(p.numel() for p in model.parameters())
     meta = dict(config=cfg, split={k: ds.indices for k, ds in dss.items()}, data_fingerprint=fp,
                 data_source=data_source(cfg['data_dir']), n_params=n_params)
@@ -213,6 +235,9 @@ def add_train_args(p:argparse.ArgumentParser):
       help='simulate the data set when --data-dir does not exist')
     a('--no-amp', dest='amp', action='store_false', default=None, help='no mixed precision on CUDA')
     a('--quiet', action='store_true', help='no progress bars')
+    a('--init', help='best.pt of a run of the same arch whose weights start this one (fine-tuning)')
+    a('--augment', action=argparse.BooleanOptionalAction, default=None,
+      help='domain randomisation of detector batches (default: on for synthetic data, off for course data)')
 
 def config_from_args(args) -> dict:
     "The train config of parsed `balldetect train` arguments."

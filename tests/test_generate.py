@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from balldetect.core import DETECT_FRAMES
 from balldetect.generate import add_generate_args, done_sequences, generate, run_generate, sequence_files
-from balldetect.render import box_encloses, encode_jpeg, render_background, render_frame
+from balldetect.render import box_fits_ball, encode_jpeg, render_background, render_frame
 from balldetect.simulate import simulate_sequence, sphere_extents
 
 N, SEED = 8, 5
@@ -75,7 +75,7 @@ def test_boxes_enclose_the_balls(one):
             assert encode_jpeg(img) == (one/f'mini_balls/img_{3*i+k:05d}.jpg').read_bytes()
             lab = np.load(one/f'mini_balls/p_bb_{3*i+k:05d}.npy')
             for m, c in zip(masks, s['scene']['colours']):
-                assert box_encloses(m, lab[c, 1:]), (i, t, c, lab[c])
+                assert box_fits_ball(m, lab[c, 1:]), (i, t, c, lab[c])
 
 
 def test_damaged_run_is_completed_by_a_rerun(one, tmp_path):

@@ -127,3 +127,19 @@ def test_resume_matches_uninterrupted(data, tmp_path):
     assert [e['valid_loss'] for e in h[0]] == [e['valid_loss'] for e in h[1]]
     w = [torch.load(tmp_path/r/'last.pt', weights_only=True)['state']['model'] for r in ('full', 'part')]
     assert all(torch.equal(w[0][k], w[1][k]) for k in w[0])
+
+def test_finetune_from_checkpoint(runs, data, tmp_path):
+    "--init starts from a run's weights on course-layout data (no augmentation there); other kinds are refused."
+    rc, out, err = run('train', '--model', 'detect', '--data-dir', data, '--out', tmp_path/'ft', '--profile', 'smoke',
+                       '--quiet', '--init', runs['detect']/'best.pt')
+    assert rc == 0, err
+    cfg = json.loads((tmp_path/'ft'/'config.json').read_text())
+    assert cfg['init'] == str(runs['detect']/'best.pt') and cfg['augment'] is False
+    first = json.loads((runs['detect']/'config.json').read_text())
+    assert cfg['lr'] < first['lr']                                   # fine-tuning takes a smaller rate
+    for argv, msg in [(['--init', runs['forecast']/'best.pt'], 'is a forecast checkpoint'),
+                      (['--arch', 'ref', '--init', runs['detect']/'best.pt'], 'this run trains ref'),
+                      (['--init', tmp_path/'missing.pt'], 'no such checkpoint')]:
+        rc, out, err = run('train', '--model', 'detect', '--data-dir', data, '--out', tmp_path/'bad', '--profile', 'smoke',
+                           '--quiet', *argv)
+        assert rc == 1 and msg in err and 'Traceback' not in err, (argv, err)
