@@ -56,6 +56,15 @@ def test_second_run_into_the_same_out_is_refused(data, tmp_path):
     assert json.loads((out/'metrics.json').read_text())['status'] == 'ok' and (out/LOCK_NAME).exists()
 
 
+def test_second_report_into_the_same_out_is_refused(tmp_path):
+    "`balldetect report` takes the same lock on its --out."
+    from balldetect.core import folder_lock
+    with folder_lock(tmp_path/'rep', 'report'):
+        rc, _, err = run('report', '--profile', 'smoke', '--data-dir', tmp_path/'nodata', '--out', tmp_path/'rep')
+    assert rc == 1 and 'balldetect report (pid' in one_error_line(err), err
+    assert sorted(p.name for p in (tmp_path/'rep').iterdir()) == [LOCK_NAME]
+
+
 def snapshot(folder:Path) -> dict:
     "Relative path -> (size, mtime) of everything under `folder`."
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob('*'))}
