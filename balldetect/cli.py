@@ -7,8 +7,8 @@ Docs: https://balldetect.github.io/balldetect/cli.html.md"""
 # %% ../nbs/11_cli.ipynb #7f5f3ca3
 from __future__ import annotations
 import argparse, errno, importlib, os, sys, tempfile, time, traceback
-from . import __version__
 from pathlib import Path
+from . import __version__
 from .core import DataError
 
 # %% auto #0
@@ -42,14 +42,16 @@ def error_line(e:BaseException) -> str:
     "The message of `e` on one line; for a failed file operation, the file and the reason."
     if isinstance(e, OSError) and not isinstance(e, FileNotFoundError) and e.strerror:
         msg = f'{e.filename}: {e.strerror}' if e.filename else e.strerror
-        if e.errno == errno.ENOSPC: msg += '; the files written so far are whole (atomic writes): free some space and run again'
+        if e.errno == errno.ENOSPC:
+            msg += '; the files written so far are whole (atomic writes): free some space and run again'
         return msg
     return ' '.join(str(e).split()) or type(e).__name__
 
 # %% ../nbs/11_cli.ipynb #a0be391f
 def save_traceback(command:str, argv) -> Path|None:
-    "Write the traceback being handled (with the command line) to a log file in the temp folder; its path, or None."
-    path = Path(tempfile.gettempdir())/'balldetect'/f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    "Log the traceback being handled and the command line to a file in the temp folder: its path, or None."
+    stamp = time.strftime('%Y%m%d-%H%M%S')
+    path = Path(tempfile.gettempdir())/'balldetect'/f'{command}-{stamp}-{os.getpid()}.log'
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"balldetect {__version__}: {' '.join(map(str, argv))}\n\n{traceback.format_exc()}")
@@ -71,5 +73,6 @@ def main(argv:list|None=None) -> int:
         if os.environ.get('BALLDETECT_DEBUG'): raise
         log = save_traceback(args.command, sys.argv[:1] + list(sys.argv[1:] if argv is None else argv))
         where = f'; traceback in {log}' if log else ' (the traceback could not be saved)'
-        print(f'error: internal error in {args.command}: {type(e).__name__}: {error_line(e)}{where}', file=sys.stderr)
+        msg = f'internal error in {args.command}: {type(e).__name__}: {error_line(e)}{where}'
+        print(f'error: {msg}', file=sys.stderr)
         return 1

@@ -122,7 +122,8 @@ def folder_lock(folder, what:str='run'):
         try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.seek(0); holder = f.read().strip() or 'another balldetect run'
-            raise DataError(folder, f'{holder} is writing into this folder; wait for it to end or choose another --out') from None
+            msg = f'{holder} is writing into this folder; wait for it to end or choose another --out'
+            raise DataError(folder, msg) from None
         f.truncate(0); f.write(f'balldetect {what} (pid {os.getpid()})'); f.flush()
         try: yield folder
         finally: fcntl.flock(f, fcntl.LOCK_UN)

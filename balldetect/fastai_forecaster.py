@@ -47,7 +47,8 @@ def forecast_dls(data_dir, # dataset folder with `mini_balls_seq/` (and `split.j
     if len(items[0]) < 2: raise DataError(data_dir, f'the train split holds {len(items[0])} forecast item(s); '
                                          'training (batch norm) needs at least 2')
     drop_last = (len(items[0]) > bs, False)  # fewer training items than a batch: keep them as one batch
-    return DataLoaders.from_dsets(*items, bs=bs, num_workers=0, dl_type=TensorDL, drop_last=drop_last).to(get_device(device))
+    dls = DataLoaders.from_dsets(*items, bs=bs, num_workers=0, dl_type=TensorDL, drop_last=drop_last)
+    return dls.to(get_device(device))
 
 def forecast_test_dl(dls, data_dir, n_test:int|None=None, seed:int=0):
     "A loader like `dls.valid` over (a random subset of) our test split."

@@ -161,7 +161,7 @@ def train(config:dict) -> dict:
     ensure_data(cfg)
     dss, train_dl, valid_dl = make_loaders(cfg)
     fp = data_fingerprint(dss)
-    note = schedule_fallback(cfg['sched'], cfg['epochs'], len(train_dl))  # checks the schedule before `out` is touched
+    note = schedule_fallback(cfg['sched'], cfg['epochs'], len(train_dl))  # checked before `out` is touched
     with folder_lock(out, 'train'):  # a second run into the same folder is refused, not mixed in
         resume = prepare_out(cfg, fp)
         seed_everything(cfg['seed'])
@@ -188,7 +188,7 @@ def finish(cfg:dict, learn:Learner, dss:dict, status:str, error:str|None, meta:d
                device_name=torch.cuda.get_device_name(learn.device) if learn.device.type == 'cuda' else 'cpu',
                n_params=meta['n_params'], train_time_s=hist[-1]['time_s'] if hist else 0., epochs_run=len(hist),
                best_epoch=ckcb.best_epoch, stop_reason=learn.stop_reason, valid=None, test=None, baselines=None)
-    res['notes'] = [n for n in [getattr(learn, 'sched_note', None)] if n]  # e.g. a schedule that could not apply
+    res['notes'] = [n for n in [getattr(learn, 'sched_note', None)] if n]  # a schedule that could not apply
     if (out/'best.pt').exists():
         model, ck = load_model(out/'best.pt', task, learn.device)
         res['valid'] = {k: v for k, v in ck['metrics'].items() if k not in ('epoch', 'lr', 'time_s')}
