@@ -165,3 +165,22 @@ def test_schedules_run_any_number_of_steps(sched, n_items, cap, bs, epochs):
         opt.step()
         if s is not None: s.step()
     if s is None: assert opt.param_groups[0]['lr'] == lr
+
+
+@pytest.mark.parametrize('task', ['detect', 'forecast'])
+@pytest.mark.parametrize('name', ['sim3', 'sim12', 'course'])
+def test_hp_smoke(data, tmp_path, name, task):
+    "A one-trial smoke search on the smallest, a middle and the course-layout set."
+    argv = ['hp', '--model', task, '--max-evals', 1, '--profile', 'smoke', '--data-dir', data[name], '--out', tmp_path/'hp']
+    rc, stdout, err = run(*argv)
+    assert_clean(rc, err, argv)
+    assert rc == 0 and (tmp_path/'hp'/'summary.json').exists(), (argv, err)
+
+
+@pytest.mark.parametrize('sequences, ok', [(0, False), (1, True), (3, True)])
+def test_generate_sizes(tmp_path, sequences, ok):
+    "generate: a clear error for no sequences, any positive number otherwise."
+    argv = ['generate', '--out', tmp_path/'g', '--sequences', sequences, '--workers', 1, '--quiet']
+    rc, stdout, err = run(*argv)
+    assert_clean(rc, err, argv)
+    assert (rc == 0) == ok, (argv, err)
