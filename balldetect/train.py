@@ -61,6 +61,7 @@ def resolve_config(config:dict) -> dict:
         raise ValueError(f"unknown config key(s) {', '.join(unknown)}; known: {', '.join(TRAIN_DEFAULTS)}")
     given = {k: v for k, v in config.items() if v is not None}
     if 'model' not in given: raise ValueError("config needs 'model': detect or forecast")
+    if not isinstance(given.get('arch_kwargs', {}), dict): raise ValueError('arch_kwargs must be a JSON object')
     if given.get('resume') and not given.get('out'): raise ValueError("resume needs 'out': the folder of the run to continue")
     task, prof = check_task(given['model']), get_profile(given.get('profile', 'default'))
     models, defaults = registry(task)
