@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch.utils.data import DataLoader
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from balls_fixture import write_fixture
 from balldetect.cli import main
 from balldetect.generate import generate
@@ -149,6 +149,9 @@ SCHEDS = st.one_of(st.just('none'), st.just('cosine'),
 
 
 @settings(max_examples=300, deadline=None)
+@example(sched=dict(name='onecycle', pct_start=0.25), n_items=7000, cap=256, bs=128, epochs=2)  # the smoke run
+@example(sched=dict(name='onecycle', pct_start=0.2), n_items=60, cap=40, bs=8, epochs=1)       # heatmap, 5 steps
+@example(sched='cosine', n_items=3, cap=None, bs=64, epochs=1)                                 # 1 step
 @given(sched=SCHEDS, n_items=st.integers(1, 600), cap=st.one_of(st.none(), st.integers(1, 300)),
        bs=st.integers(1, 256), epochs=st.integers(1, 4))
 def test_schedules_run_any_number_of_steps(sched, n_items, cap, bs, epochs):
