@@ -6,12 +6,13 @@ Docs: https://balldetect.github.io/balldetect/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #7f5f3ca3
 from __future__ import annotations
-import argparse, importlib, os, sys
+import argparse, errno, importlib, os, sys, tempfile, time, traceback
+from pathlib import Path
 from . import __version__
 from .core import DataError
 
 # %% auto #0
-__all__ = ['COMMANDS', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'build_parser', 'error_line', 'save_traceback', 'main']
 
 # %% ../nbs/11_cli.ipynb #22363749
 COMMANDS = {
@@ -36,6 +37,27 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(_run=(mod, f'run_{cmd}'))
     return p
 
+# %% ../nbs/11_cli.ipynb #f59a0ff2
+def error_line(e:BaseException) -> str:
+    "The message of `e` on one line; for a failed file operation, the file and the reason."
+    if isinstance(e, OSError) and not isinstance(e, FileNotFoundError) and e.strerror:
+        msg = f'{e.filename}: {e.strerror}' if e.filename else e.strerror
+        if e.errno == errno.ENOSPC:
+            msg += '; the files written so far are whole (atomic writes): free some space and run again'
+        return msg
+    return ' '.join(str(e).split()) or type(e).__name__
+
+# %% ../nbs/11_cli.ipynb #a0be391f
+def save_traceback(command:str, argv) -> Path|None:
+    "Log the traceback being handled and the command line to a file in the temp folder: its path, or None."
+    stamp = time.strftime('%Y%m%d-%H%M%S')
+    path = Path(tempfile.gettempdir())/'balldetect'/f'{command}-{stamp}-{os.getpid()}.log'
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"balldetect {__version__}: {' '.join(map(str, argv))}\n\n{traceback.format_exc()}")
+        return path
+    except OSError: return None
+
 # %% ../nbs/11_cli.ipynb #7ce6b738
 def main(argv:list|None=None) -> int:
     "Run `balldetect` with `argv` (default: the command line); returns the exit code."
@@ -44,6 +66,13 @@ def main(argv:list|None=None) -> int:
     try: return int(getattr(importlib.import_module(mod), fn)(args) or 0)
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr); return 130
-    except (DataError, ValueError, FileNotFoundError, RuntimeError) as e:
+    except (DataError, ValueError, FileNotFoundError, RuntimeError, OSError) as e:
         if os.environ.get('BALLDETECT_DEBUG'): raise
-        print(f'error: {e}', file=sys.stderr); return 1
+        print(f'error: {error_line(e)}', file=sys.stderr); return 1
+    except Exception as e:  # a bug: one line for the user, the traceback in a log file
+        if os.environ.get('BALLDETECT_DEBUG'): raise
+        log = save_traceback(args.command, sys.argv[:1] + list(sys.argv[1:] if argv is None else argv))
+        where = f'; traceback in {log}' if log else ' (the traceback could not be saved)'
+        msg = f'internal error in {args.command}: {type(e).__name__}: {error_line(e)}{where}'
+        print(f'error: {msg}', file=sys.stderr)
+        return 1

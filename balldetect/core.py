@@ -14,9 +14,9 @@ import torch
 
 # %% auto #0
 __all__ = ['COLOURS', 'N_COLOURS', 'N_BALLS', 'N_STEPS', 'N_OBS', 'IMG_SIZE', 'DETECT_FRAMES', 'BBOX_SCALE', 'COLOUR_RGB',
-           'PROFILES', 'PROGRESS_MODES', 'project_root', 'datasets_dir', 'runs_dir', 'reports_dir', 'sim_data_dir',
-           'DataError', 'seed_everything', 'get_device', 'get_profile', 'in_test', 'in_kernel', 'progress_mode',
-           'atomic_path', 'save_json', 'load_json']
+           'PROFILES', 'PROGRESS_MODES', 'LOCK_NAME', 'project_root', 'datasets_dir', 'runs_dir', 'reports_dir',
+           'sim_data_dir', 'DataError', 'seed_everything', 'get_device', 'get_profile', 'in_test', 'in_kernel',
+           'progress_mode', 'atomic_path', 'save_json', 'load_json', 'folder_lock']
 
 # %% ../nbs/00_core.ipynb #384b43c7
 COLOURS = ('red', 'green', 'blue', 'yellow', 'lime', 'purple', 'orange', 'cyan', 'magenta')
@@ -126,3 +126,23 @@ def load_json(path):
     "Read a JSON file, raising `DataError` naming it when it is unreadable."
     try: return json.loads(Path(path).read_text())
     except (OSError, ValueError) as e: raise DataError(path, f"not readable as JSON ({e})") from None
+
+# %% ../nbs/00_core.ipynb #24ad9dcb
+LOCK_NAME = '.balldetect.lock'
+
+@contextmanager
+def folder_lock(folder, what:str='run'):
+    "Hold an exclusive lock on `folder` for the block; `DataError` when another process (or run) holds it."
+    import fcntl
+    folder = Path(folder)
+    if int(os.environ.get('RANK') or 0) > 0: yield folder; return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder/LOCK_NAME, 'a+') as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0); holder = f.read().strip() or 'another balldetect run'
+            msg = f'{holder} is writing into this folder; wait for it to end or choose another --out'
+            raise DataError(folder, msg) from None
+        f.truncate(0); f.write(f'balldetect {what} (pid {os.getpid()})'); f.flush()
+        try: yield folder
+        finally: fcntl.flock(f, fcntl.LOCK_UN)

@@ -72,7 +72,9 @@ def detection_dls(data_dir, # dataset folder with `mini_balls/` (and `split.json
     dss = get_datasets(data_dir, 'detect')
     items = [FastaiItems(subsample(dss[k], n, seed)) for k, n in (('train', n_train), ('valid', n_valid))]
     tfms = [BatchResize(size), Normalize.from_stats(*imagenet_stats, cuda=False)]
-    return DataLoaders.from_dsets(*items, bs=bs, num_workers=0, after_batch=tfms).to(get_device(device))
+    drop_last = (len(items[0]) > bs, False)  # fewer training items than a batch: keep them as one batch
+    dls = DataLoaders.from_dsets(*items, bs=bs, num_workers=0, after_batch=tfms, drop_last=drop_last)
+    return dls.to(get_device(device))
 
 def detection_test_dl(dls, data_dir, n_test:int|None=None, seed:int=0):
     "A loader like `dls.valid` (same transforms) over (a random subset of) our test split."

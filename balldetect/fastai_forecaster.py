@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastai.vision.all import Callback, DataLoaders, Learner, LinBnDrop, Metric, TfmdDL
-from .core import N_BALLS, N_COLOURS, N_STEPS, get_device, get_profile, save_json, seed_everything
+from .core import DataError, N_BALLS, N_COLOURS, N_STEPS, get_device, get_profile, save_json, seed_everything
 from .data import get_datasets
 from .metrics import forecast_metrics, rollout_metrics
 from .forecaster import FORECASTERS, pad_steps, rollout_model
@@ -44,7 +44,11 @@ def forecast_dls(data_dir, # dataset folder with `mini_balls_seq/` (and `split.j
     "fastai `DataLoaders` of `(obs, colours) -> target` over our train/valid split."
     dss = get_datasets(data_dir, 'forecast')
     items = [BatchItems(subsample(dss[k], n, seed), n_inp=2, types=()) for k, n in (('train', n_train), ('valid', n_valid))]
-    return DataLoaders.from_dsets(*items, bs=bs, num_workers=0, dl_type=TensorDL).to(get_device(device))
+    if len(items[0]) < 2: raise DataError(data_dir, f'the train split holds {len(items[0])} forecast item(s); '
+                                         'training (batch norm) needs at least 2')
+    drop_last = (len(items[0]) > bs, False)  # fewer training items than a batch: keep them as one batch
+    dls = DataLoaders.from_dsets(*items, bs=bs, num_workers=0, dl_type=TensorDL, drop_last=drop_last)
+    return dls.to(get_device(device))
 
 def forecast_test_dl(dls, data_dir, n_test:int|None=None, seed:int=0):
     "A loader like `dls.valid` over (a random subset of) our test split."

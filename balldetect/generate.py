@@ -151,7 +151,7 @@ def run_generate(args) -> int:
     "Run `balldetect generate` from parsed `args`; returns the exit code."
     prof = get_profile(args.profile)
     out = args.out or sim_data_dir(prof['name'])
-    n = args.sequences or prof['sequences']
+    n = prof['sequences'] if args.sequences is None else args.sequences  # 0 is an error, not the default
     t0 = time.time()
     generate(out, n, seed=args.seed, workers=max(1, args.workers), progress=not args.quiet, strips=args.strips)
     print(f'{out}: {n} sequences, {3*n} images (seed {args.seed}) in {time.time()-t0:.1f} s')

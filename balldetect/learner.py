@@ -19,9 +19,9 @@ from .core import DataError, atomic_path, get_device, progress_mode, save_json
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'CKPT_FORMAT', 'CancelFitException', 'CancelEpochException', 'CancelBatchException',
            'NonFiniteLossError', 'Callback', 'run_cbs', 'with_cbs', 'make_optimizer', 'parse_sched', 'make_scheduler',
-           'plain', 'get_rng_states', 'set_rng_states', 'RecorderCB', 'to_device', 'DeviceCB', 'MixedPrecisionCB',
-           'Learner', 'SingleBatchCB', 'MetricsCB', 'ProgressCB', 'CSVLoggerCB', 'EarlyStoppingCB', 'TimeBudgetCB',
-           'save_checkpoint', 'load_checkpoint', 'CheckpointCB']
+           'schedule_fallback', 'plain', 'get_rng_states', 'set_rng_states', 'RecorderCB', 'to_device', 'DeviceCB',
+           'MixedPrecisionCB', 'Learner', 'SingleBatchCB', 'MetricsCB', 'ProgressCB', 'CSVLoggerCB', 'EarlyStoppingCB',
+           'TimeBudgetCB', 'save_checkpoint', 'load_checkpoint', 'CheckpointCB']
 
 # %% ../nbs/05_learner.ipynb #b4ca8b10
 class CancelFitException(Exception): "Stop training: skip the rest of the fit (`after_fit` still runs)."
@@ -81,16 +81,33 @@ def parse_sched(sched) -> dict:
     return dict(sched)
 
 def make_scheduler(opt, sched, epochs:int, steps_per_epoch:int):
-    "The scheduler for `sched` and whether it steps per `'batch'` or `'epoch'` (None when there is none)."
+    "The scheduler for `sched` and whether it steps per `'batch'` or `'epoch'` (None: none, or cannot apply)."
     kw = parse_sched(sched); name = kw.pop('name')
     total = max(1, epochs * steps_per_epoch)
-    if name == 'none': return None, None
+    if name == 'none' or schedule_fallback(sched, epochs, steps_per_epoch): return None, None
     if name == 'step': return torch.optim.lr_scheduler.StepLR(opt, kw.get('step_size', 40), kw.get('gamma', 0.3)), 'epoch'
     if name == 'onecycle':
         lrs = [g['lr'] for g in opt.param_groups]
         return torch.optim.lr_scheduler.OneCycleLR(opt, lrs, total_steps=total, pct_start=kw.get('pct_start', 0.25)), 'batch'
     if name == 'cosine': return torch.optim.lr_scheduler.CosineAnnealingLR(opt, total, eta_min=kw.get('eta_min', 0.)), 'batch'
     raise ValueError(f"unknown schedule {name!r}; choose none, step, onecycle or cosine")
+
+# %% ../nbs/05_learner.ipynb #0496e7ee
+def schedule_fallback(sched, epochs:int, steps_per_epoch:int) -> str|None:
+    "Why schedule `sched` cannot run over `epochs` x `steps_per_epoch` steps (a constant rate is used), or None."
+    kw, total = parse_sched(sched), epochs * steps_per_epoch
+    pct, step_size = float(kw.get('pct_start', 0.25)), float(kw.get('step_size', 40))
+    if kw['name'] == 'onecycle' and not 0 < pct < 1:
+        raise ValueError(f"onecycle pct_start must lie in (0, 1), not {pct:g}")
+    if kw['name'] == 'step' and not step_size >= 1:
+        raise ValueError(f"step schedule step_size must be >= 1, not {step_size:g}")
+    warm = pct * total
+    if kw['name'] == 'onecycle' and (warm < 2 or total - warm < 1):
+        return (f"one-cycle schedule needs 2 warm-up steps and 1 to anneal; {total} step(s) with "
+                f"pct_start {pct:g} give {warm:g} warm-up: constant learning rate instead")
+    if kw['name'] == 'cosine' and total < 2:
+        return f"cosine schedule needs 2 steps, {total} planned: constant learning rate instead"
+    return None
 
 # %% ../nbs/05_learner.ipynb #ae7ba1ce
 def plain(o):
@@ -225,6 +242,7 @@ def fit(self:Learner, epochs:int):
     "Train for `epochs` epochs (fewer when a callback stops early); returns `self`."
     self.n_epochs, self.start_epoch, self.epoch, self.stop_reason, self.log = epochs, 0, 0, None, {}
     self.opt = make_optimizer(self.model.parameters(), self.opt_name, self.lr, self.wd)
+    self.sched_note = schedule_fallback(self.sched_spec, epochs, len(self.train_dl))  # or None
     self.sched, self.sched_per = make_scheduler(self.opt, self.sched_spec, epochs, len(self.train_dl))
     self._fit()
     return self

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json, os, shutil, subprocess, sys, tempfile, time
 from contextlib import contextmanager
 from pathlib import Path
-from .core import DataError, project_root, reports_dir, datasets_dir, get_profile, save_json, sim_data_dir
+from .core import (DataError, project_root, reports_dir, datasets_dir, get_profile, save_json, sim_data_dir,
+                             folder_lock)
 
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'MATHJAX', 'PRINT_CSS', 'real_sequences_dir', 'real_images_dir',
@@ -202,7 +203,8 @@ def add_report_args(p):
 
 def run_report(args) -> int:
     "Build the report; exit code 1 when any experiment failed (the report is still written)."
-    res = build_report(args.profile, args.data_dir, args.out, args.device, args.only)
+    with folder_lock(args.out or reports_dir(), 'report'):  # a second report into the same folder is refused
+        res = build_report(args.profile, args.data_dir, args.out, args.device, args.only)
     failed = [r['name'] for r in res['runs'] if r['status'] != 'ok']
     print(f"report: {res['html']}\nreport: {res['pdf']}")
     if failed: print(f"failed runs (marked in the report): {', '.join(failed)}")

@@ -6,22 +6,24 @@ Docs: https://balldetect.github.io/balldetect/train.html.md"""
 
 # %% ../nbs/08_train.ipynb #fd83402f
 from __future__ import annotations
-import argparse, hashlib, json, os, sys, time
+import argparse, errno, hashlib, json, os, sys, time
 from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 from .core import (DataError, PROFILES, datasets_dir, get_profile, sim_data_dir, load_json, runs_dir, save_json,
-                             seed_everything)
+                             seed_everything, folder_lock)
 from .data import get_datasets
 from .learner import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, Learner, MetricsCB, NonFiniteLossError,
-                                ProgressCB, SingleBatchCB, TimeBudgetCB, load_checkpoint, parse_sched, plain)
+                                ProgressCB, SingleBatchCB, TimeBudgetCB, load_checkpoint, parse_sched, plain,
+                                schedule_fallback)
 from .evaluate import (METRIC_FNS, N_INPUTS, baseline_scores, build_model, check_task,
                                  format_scores, load_model, model_scores, registry)
 
 # %% auto #0
 __all__ = ['TRAIN_DEFAULTS', 'DEFAULT_ARCH', 'MONITOR', 'PROFILE_CAPS', 'FALLBACKS', 'FINETUNE', 'SIM_MARKERS', 'RUN_FILES',
            'resolve_config', 'ensure_data', 'data_source', 'make_loaders', 'data_fingerprint', 'prepare_out',
-           'make_learner', 'init_weights', 'train', 'finish', 'add_train_args', 'config_from_args', 'run_train']
+           'make_learner', 'init_weights', 'train', 'finish', 'run_files_left', 'add_train_args', 'config_from_args',
+           'run_train']
 
 # %% ../nbs/08_train.ipynb #e00205fa
 TRAIN_DEFAULTS = dict(
@@ -63,6 +65,7 @@ def resolve_config(config:dict) -> dict:
         raise ValueError(f"unknown config key(s) {', '.join(unknown)}; known: {', '.join(TRAIN_DEFAULTS)}")
     given = {k: v for k, v in config.items() if v is not None}
     if 'model' not in given: raise ValueError("config needs 'model': detect or forecast")
+    if not isinstance(given.get('arch_kwargs', {}), dict): raise ValueError('arch_kwargs must be a JSON object')
     if given.get('resume') and not given.get('out'): raise ValueError("resume needs 'out': the folder of the run to continue")
     task, prof = check_task(given['model']), get_profile(given.get('profile', 'default'))
     models, defaults = registry(task)
@@ -130,6 +133,7 @@ RUN_FILES = ('best.pt', 'last.pt', 'history.csv', 'history.json', 'metrics.json'
 def prepare_out(cfg:dict, fingerprint:str) -> bool:
     "Get folder `cfg['out']` ready; True when training resumes from its `last.pt`."
     out = Path(cfg['out']); last = out/'last.pt'
+    for t in out.glob('.*.tmp'): t.unlink(missing_ok=True)  # half-written files of a run killed mid-write
     if cfg.get('resume') and last.exists():
         old = load_checkpoint(last)
         oc = old.get('config') or {}
@@ -180,19 +184,22 @@ def train(config:dict) -> dict:
     if cfg.get('augment') is None: cfg['augment'] = task == 'detect' and data_source(cfg['data_dir']) == 'synthetic'
     dss, train_dl, valid_dl = make_loaders(cfg)
     fp = data_fingerprint(dss)
-    resume = prepare_out(cfg, fp)
-    seed_everything(cfg['seed'])
-    model = build_model(task, cfg['arch'], cfg['arch_kwargs'])
-    if cfg.get('init'): init_weights(model, cfg)
-    n_params = sum(p.numel() for p in model.parameters())
-    meta = dict(config=cfg, split={k: ds.indices for k, ds in dss.items()}, data_fingerprint=fp,
-                data_source=data_source(cfg['data_dir']), n_params=n_params)
-    save_json(cfg, out/'config.json')
-    learn = make_learner(cfg, model, train_dl, valid_dl, meta, resume)
-    status, error = 'ok', None
-    try: learn.fit(cfg['epochs'])
-    except NonFiniteLossError as e: status, error = 'nonfinite_loss', str(e)
-    return finish(cfg, learn, dss, status, error, meta)
+    note = schedule_fallback(cfg['sched'], cfg['epochs'], len(train_dl))  # checked before `out` is touched
+    with folder_lock(out, 'train'):  # a second run into the same folder is refused, not mixed in
+        resume = prepare_out(cfg, fp)
+        seed_everything(cfg['seed'])
+        model = build_model(task, cfg['arch'], cfg['arch_kwargs'])
+        if cfg.get('init'): init_weights(model, cfg)
+        n_params = sum(p.numel() for p in model.parameters())
+        meta = dict(config=cfg, split={k: ds.indices for k, ds in dss.items()}, data_fingerprint=fp,
+                    data_source=data_source(cfg['data_dir']), n_params=n_params)
+        save_json(cfg, out/'config.json')
+        learn = make_learner(cfg, model, train_dl, valid_dl, meta, resume)
+        if note: print(f'note: {note}', flush=True)
+        status, error = 'ok', None
+        try: learn.fit(cfg['epochs'])
+        except NonFiniteLossError as e: status, error = 'nonfinite_loss', str(e)
+        return finish(cfg, learn, dss, status, error, meta)
 
 # %% ../nbs/08_train.ipynb #7d9d507a
 def finish(cfg:dict, learn:Learner, dss:dict, status:str, error:str|None, meta:dict) -> dict:
@@ -205,6 +212,7 @@ def finish(cfg:dict, learn:Learner, dss:dict, status:str, error:str|None, meta:d
                device_name=torch.cuda.get_device_name(learn.device) if learn.device.type == 'cuda' else 'cpu',
                n_params=meta['n_params'], train_time_s=hist[-1]['time_s'] if hist else 0., epochs_run=len(hist),
                best_epoch=ckcb.best_epoch, stop_reason=learn.stop_reason, valid=None, test=None, baselines=None)
+    res['notes'] = [n for n in [getattr(learn, 'sched_note', None)] if n]  # a schedule that could not apply
     if (out/'best.pt').exists():
         model, ck = load_model(out/'best.pt', task, learn.device)
         res['valid'] = {k: v for k, v in ck['metrics'].items() if k not in ('epoch', 'lr', 'time_s')}
@@ -215,6 +223,17 @@ def finish(cfg:dict, learn:Learner, dss:dict, status:str, error:str|None, meta:d
                 ('last', 'last.pt'), ('history', 'history.csv'), ('metrics', 'metrics.json'))})
     save_json(plain(res), out/'metrics.json')
     return plain(res)
+
+# %% ../nbs/08_train.ipynb #772da59f
+def run_files_left(out) -> str:
+    "What a stopped run left in folder `out`, and how to go on from there."
+    out = Path(out); have = [f for f in RUN_FILES if (out/f).exists()]
+    if 'last.pt' not in have:
+        return f"no epoch was saved ({', '.join(have) or 'no files'} left); free some space and start again"
+    try: epoch = load_checkpoint(out/'last.pt')['state']['epoch']
+    except (DataError, KeyError): epoch = '?'
+    return (f"whole files left: {', '.join(have)} (last.pt holds epoch {epoch}); free some space, "
+            f"then continue with the same options and --resume --out {out}")
 
 # %% ../nbs/08_train.ipynb #3adfdc67
 def add_train_args(p:argparse.ArgumentParser):
@@ -253,6 +272,9 @@ def run_train(args) -> int:
     try: res = train(cfg)
     except KeyboardInterrupt:
         print(f"stopped; continue with the same options and: --resume --out {cfg['out']}", file=sys.stderr); raise
+    except OSError as e:
+        if e.errno != errno.ENOSPC: raise
+        raise DataError(cfg['out'], f'no space left on device; {run_files_left(cfg["out"])}') from None
     print(f"run: {res['paths']['out']}  ({res['model']} {res['arch']}, {res['n_params']:,} parameters, "
           f"{res['epochs_run']} epochs, {res['train_time_s']:.1f} s on {res['device']})")
     if res['test']: print(format_scores(res['test'], res['baselines'], res['arch']))
