@@ -26,8 +26,8 @@ install:
 	@want="$$(md5sum pyproject.toml | cut -d' ' -f1)"; \
 	if [ -x $(PY) ] && [ "$$(cat $(STAMP) 2>/dev/null)" = "$$want" ]; then exit 0; fi; \
 	test -x $(PY) || python3 -m venv $(VENV); \
-	echo "setup: installing balldetect[dev] into $(VENV) (first time: a few minutes)"; \
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "^WARNING: Location"; \
+	echo "setup: installing balldetect[all,dev] into $(VENV) (first time: a few minutes)"; \
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[all,dev]' 2>&1 | grep -v "^WARNING: Location"; \
 	$(PY) -c "import balldetect, torch, fastai, nbdev, papermill, hyperopt, pybullet" >/dev/null 2>&1 || { echo "setup: install failed"; exit 1; }; \
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null; \
 	echo "$$want" > $(STAMP)

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 from .core import (DataError, PROFILES, datasets_dir, get_profile, sim_data_dir, load_json, runs_dir, save_json,
                              seed_everything)
 from .data import get_datasets
+from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
 from .learner import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, Learner, MetricsCB, NonFiniteLossError,
                                 ProgressCB, SingleBatchCB, TimeBudgetCB, load_checkpoint, parse_sched, plain)
 from .evaluate import (METRIC_FNS, N_INPUTS, baseline_scores, build_model, check_task,
@@ -43,6 +44,7 @@ TRAIN_DEFAULTS = dict(
     windows=None,             # forecasters: train on random windows (RandomWindowCB); default: the arch's value
     split=None,               # explicit split spec ('train=0:80,valid=80:90,test=90:100'); default D/split.json
     amp=True, num_workers=0, progress=True, single_batch=False,
+    compile=False,            # torch.compile the model (off: not measured to help yet)
 )
 DEFAULT_ARCH = {'detect': 'heatmap', 'forecast': 'physics'}
 MONITOR = {'detect': ('valid_loss', 'min'), 'forecast': ('mse_px2', 'min')}
@@ -97,19 +99,22 @@ def data_source(data_dir) -> str:
     return 'synthetic' if any((d/f).exists() for f in SIM_MARKERS) or d.name.startswith('sim') else 'course'
 
 # %% ../nbs/08_train.ipynb #fc59852b
-def make_loaders(cfg:dict) -> tuple:
-    "Train, valid and test datasets and the train/valid DataLoaders of `cfg`."
+def make_loaders(cfg:dict, device='cpu', rank:int=0, world:int=1) -> tuple:
+    "Train, valid and test datasets and the train/valid batches of `cfg` on `device` (rank `rank` of `world` under DDP)."
     task = cfg['model']
     dss = get_datasets(cfg['data_dir'], task, cfg.get('split'), seed=0)
     caps = dict(train=cfg.get('max_train'), valid=cfg.get('max_eval'), test=cfg.get('max_eval'))
     dss = {k: ds.subset(ds.indices[:caps[k]]) if caps[k] and len(ds) > caps[k] else ds for k, ds in dss.items()}
     for k in ('train', 'valid'):
         if not len(dss[k]): raise DataError(cfg['data_dir'], f'the {k} split holds no {task} items')
-    g = torch.Generator().manual_seed(cfg['seed'])
-    train_dl = DataLoader(dss['train'], cfg['bs'], shuffle=True, generator=g, num_workers=cfg['num_workers'],
-                          drop_last=len(dss['train']) > cfg['bs'])
-    valid_dl = DataLoader(dss['valid'], max(2 * cfg['bs'], 64), num_workers=cfg['num_workers'])
-    return dss, train_dl, valid_dl
+    g, drop, vbs = torch.Generator().manual_seed(cfg['seed']), len(dss['train']) > cfg['bs'], max(2 * cfg['bs'], 64)
+    if cfg['num_workers'] and world == 1:
+        return dss, DataLoader(dss['train'], cfg['bs'], shuffle=True, generator=g, num_workers=cfg['num_workers'],
+                               drop_last=drop), DataLoader(dss['valid'], vbs, num_workers=cfg['num_workers'])
+    train_dl = DeviceBatches(dss['train'], cfg['bs'], shuffle=True, generator=g, drop_last=drop, device=device,
+                             rank=rank, world=world)
+    return dss, train_dl, DeviceBatches(dss['valid'], vbs, device=device)
+
 
 # %% ../nbs/08_train.ipynb #7246f2c1
 def data_fingerprint(dss:dict) -> str:
@@ -156,20 +161,26 @@ def make_learner(cfg:dict, model, train_dl, valid_dl, meta:dict, resume:bool=Fal
 def train(config:dict) -> dict:
     "Train, early-stop, reload the best checkpoint, score it and the baselines on the test split; write `metrics.json`."
     cfg = resolve_config(config); task, out = cfg['model'], Path(cfg['out'])
-    ensure_data(cfg)
-    dss, train_dl, valid_dl = make_loaders(cfg)
+    device, rank, world = init_distributed(cfg['device'])
+    if rank == 0: ensure_data(cfg)
+    barrier()
+    dss, train_dl, valid_dl = make_loaders(cfg, device, rank, world)
     fp = data_fingerprint(dss)
-    resume = prepare_out(cfg, fp)
+    resume = prepare_out(cfg, fp) if rank == 0 else bool(cfg['resume'] and (out/'last.pt').exists())
+    barrier()
     seed_everything(cfg['seed'])
     model = build_model(task, cfg['arch'], cfg['arch_kwargs'])
     n_params = sum(p.numel() for p in model.parameters())
+    if cfg['compile']: model.compile()
     meta = dict(config=cfg, split={k: ds.indices for k, ds in dss.items()}, data_fingerprint=fp,
-                data_source=data_source(cfg['data_dir']), n_params=n_params)
-    save_json(cfg, out/'config.json')
+                data_source=data_source(cfg['data_dir']), n_params=n_params, world_size=world)
+    if rank == 0: save_json(cfg, out/'config.json')
     learn = make_learner(cfg, model, train_dl, valid_dl, meta, resume)
+    if world > 1: distribute(learn, rank, world)
     status, error = 'ok', None
     try: learn.fit(cfg['epochs'])
     except NonFiniteLossError as e: status, error = 'nonfinite_loss', str(e)
+    if rank: return dict(status=status, error=error, rank=rank, world_size=world)
     return finish(cfg, learn, dss, status, error, meta)
 
 # %% ../nbs/08_train.ipynb #7d9d507a
@@ -181,7 +192,7 @@ def finish(cfg:dict, learn:Learner, dss:dict, status:str, error:str|None, meta:d
     res = dict(status=status, error=error, model=task, arch=cfg['arch'], profile=cfg['profile'],
                data_source=meta['data_source'], data_dir=cfg['data_dir'], device=str(learn.device),
                device_name=torch.cuda.get_device_name(learn.device) if learn.device.type == 'cuda' else 'cpu',
-               n_params=meta['n_params'], train_time_s=hist[-1]['time_s'] if hist else 0., epochs_run=len(hist),
+               world_size=meta.get('world_size', 1), n_params=meta['n_params'], train_time_s=hist[-1]['time_s'] if hist else 0., epochs_run=len(hist),
                best_epoch=ckcb.best_epoch, stop_reason=learn.stop_reason, valid=None, test=None, baselines=None)
     if (out/'best.pt').exists():
         model, ck = load_model(out/'best.pt', task, learn.device)
@@ -212,6 +223,7 @@ def add_train_args(p:argparse.ArgumentParser):
     a('--generate-if-missing', dest='generate_if_missing', action='store_true', default=None,
       help='simulate the data set when --data-dir does not exist')
     a('--no-amp', dest='amp', action='store_false', default=None, help='no mixed precision on CUDA')
+    a('--compile', action='store_true', default=None, help='torch.compile the model')
     a('--quiet', action='store_true', help='no progress bars')
 
 def config_from_args(args) -> dict:
@@ -228,8 +240,11 @@ def run_train(args) -> int:
     try: res = train(cfg)
     except KeyboardInterrupt:
         print(f"stopped; continue with the same options and: --resume --out {cfg['out']}", file=sys.stderr); raise
+    finally: close_distributed()
+    if res.get('rank'): return int(res['status'] != 'ok')  # under torchrun only rank 0 prints
+    ddp = f" x {res['world_size']} processes (DDP)" if res['world_size'] > 1 else ''
     print(f"run: {res['paths']['out']}  ({res['model']} {res['arch']}, {res['n_params']:,} parameters, "
-          f"{res['epochs_run']} epochs, {res['train_time_s']:.1f} s on {res['device']})")
+          f"{res['epochs_run']} epochs, {res['train_time_s']:.1f} s on {res['device']}{ddp})")
     if res['test']: print(format_scores(res['test'], res['baselines'], res['arch']))
     elif res['valid']: print('validation:', json.dumps(res['valid']))
     if res['status'] != 'ok': print(f"error: {res['error']}", file=sys.stderr); return 1
