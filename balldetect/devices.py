@@ -1,4 +1,4 @@
-"""Batches drawn by indexing tensors on the device, and DistributedDataParallel under `torchrun`: the GPU path of training, which also runs on the CPU.
+"""Batches drawn by indexing tensors on the device, and DistributedDataParallel under `torchrun`: the GPU path of training, also run on the CPU.
 
 Docs: https://balldetect.github.io/balldetect/devices.html.md"""
 
@@ -32,16 +32,20 @@ BATCHERS = {DetectionDataset: (('images', 'presence', 'boxes'), _detection_batch
 
 # %% ../nbs/05b_devices.ipynb #4bef8c13
 class DeviceBatches:
-    "Batches of `ds` drawn by indexing its tensors on `device`; under DDP, rank `rank` of `world` gets its share of each."
+    "Batches of `ds` drawn by indexing its tensors on `device`; rank `rank` of `world` (DDP) gets its share of each."
     def __init__(self, ds, bs:int, *, shuffle:bool=False, generator=None, drop_last:bool=False, device='cpu',
                  rank:int=0, world:int=1):
-        if type(ds) not in BATCHERS: raise TypeError(f"no batcher for {type(ds).__name__}; known: {', '.join(c.__name__ for c in BATCHERS)}")
+        if type(ds) not in BATCHERS:
+            raise TypeError(f"no batcher for {type(ds).__name__}; known: {', '.join(c.__name__ for c in BATCHERS)}")
         names, self.fetch = BATCHERS[type(ds)]
-        self.ds, self.bs, self.shuffle, self.drop_last, self.rank, self.world = ds, bs, shuffle, drop_last, rank, world
+        self.ds, self.bs, self.shuffle, self.drop_last = ds, bs, shuffle, drop_last
+        self.rank, self.world = rank, world
         self.generator = generator if generator is not None or not shuffle else torch.Generator().manual_seed(0)
         self.device, rows = torch.device(device), torch.from_numpy(ds.rows)
         if self.device.type == 'cpu': self.tensors, self.rows = tuple(getattr(ds, n) for n in names), rows
-        else: self.tensors, self.rows = tuple(getattr(ds, n)[rows].to(self.device) for n in names), torch.arange(len(rows), device=self.device)
+        else:  # only the split's rows go to the device
+            self.tensors = tuple(getattr(ds, n)[rows].to(self.device) for n in names)
+            self.rows = torch.arange(len(rows), device=self.device)
 
     def __len__(self): n = len(self.rows); return n // self.bs if self.drop_last else -(-n // self.bs)
 
@@ -58,7 +62,7 @@ def dist_env() -> tuple:
     return tuple(int(os.environ.get(k, d)) for k, d in (('RANK', 0), ('LOCAL_RANK', 0), ('WORLD_SIZE', 1)))
 
 def init_distributed(device='auto') -> tuple:
-    "`(device, rank, world_size)` of this process; under torchrun it joins the process group (NCCL on CUDA, else gloo)."
+    "`(device, rank, world_size)` of this process; under torchrun it joins the process group (NCCL or gloo)."
     rank, local, world = dist_env()
     dev = get_device(device)
     if world == 1: return dev, 0, 1
@@ -111,7 +115,8 @@ def distribute(learn:Learner, rank:int, world:int) -> Learner:
     cbs = []
     for cb in learn.cbs:
         if type(cb) is TimeBudgetCB: cb = EpochTimeBudgetCB(cb.seconds)
-        if rank and type(cb) is CheckpointCB: cb = FollowerCheckpointCB(cb.path, cb.monitor, cb.mode, cb.meta, cb.resume)
+        if rank and type(cb) is CheckpointCB:
+            cb = FollowerCheckpointCB(cb.path, cb.monitor, cb.mode, cb.meta, cb.resume)
         if rank and isinstance(cb, ProgressCB): cb.show = False
         if rank and isinstance(cb, CSVLoggerCB): cb.path = None
         cbs.append(cb)

@@ -115,7 +115,6 @@ def make_loaders(cfg:dict, device='cpu', rank:int=0, world:int=1) -> tuple:
                              rank=rank, world=world)
     return dss, train_dl, DeviceBatches(dss['valid'], vbs, device=device)
 
-
 # %% ../nbs/08_train.ipynb #7246f2c1
 def data_fingerprint(dss:dict) -> str:
     "blake2b of the data arrays behind datasets `dss` and of the ids of each part."
@@ -192,7 +191,8 @@ def finish(cfg:dict, learn:Learner, dss:dict, status:str, error:str|None, meta:d
     res = dict(status=status, error=error, model=task, arch=cfg['arch'], profile=cfg['profile'],
                data_source=meta['data_source'], data_dir=cfg['data_dir'], device=str(learn.device),
                device_name=torch.cuda.get_device_name(learn.device) if learn.device.type == 'cuda' else 'cpu',
-               world_size=meta.get('world_size', 1), n_params=meta['n_params'], train_time_s=hist[-1]['time_s'] if hist else 0., epochs_run=len(hist),
+               world_size=meta.get('world_size', 1),
+               n_params=meta['n_params'], train_time_s=hist[-1]['time_s'] if hist else 0., epochs_run=len(hist),
                best_epoch=ckcb.best_epoch, stop_reason=learn.stop_reason, valid=None, test=None, baselines=None)
     if (out/'best.pt').exists():
         model, ck = load_model(out/'best.pt', task, learn.device)

@@ -7,7 +7,7 @@ and callbacks; validation and checkpoints excluded from the timing). Their ratio
 pipeline and the loop cost. `--dataloader` also times the old per-item DataLoader path.
 
 usage: python benchmarks/train_throughput.py [--device cpu|cuda] [--seconds S] [--data-dir D] [--n-seq N]
-       [--large-bs B] [--models heatmap,ref,physics] [--dataloader]
+       [--large-bs B] [--models heatmap,ref,physics] [--dataloader] [--clock wall|cpu]
 Without --data-dir a temporary fixture of --n-seq sequences (3 images each) is written.
 """
 import argparse, math, shutil, sys, tempfile, time
@@ -22,6 +22,8 @@ from balldetect.learner import Callback, make_optimizer
 from balldetect.train import make_learner, make_loaders, resolve_config
 
 MODELS = {'heatmap': 'detect', 'ref': 'detect', 'physics': 'forecast'}
+CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}  # cpu: this process's CPU seconds (less load-skewed)
+clock = CLOCKS['wall']
 
 
 def sync(device):
@@ -55,12 +57,12 @@ def raw_rate(cfg:dict, device, seconds:float) -> float:
             loss = model.loss(model(*batch[:n_inp]), *batch[n_inp:])
         scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); opt.zero_grad(set_to_none=True)
     for _ in range(3): step()
-    sync(device); t0, n = time.perf_counter(), 0
-    while time.perf_counter() - t0 < seconds or n < 3:
+    sync(device); t0, n = clock(), 0
+    while clock() - t0 < seconds or n < 3:
         step(); n += 1
         if n % 10 == 0: sync(device)
     sync(device)
-    return n * bs / (time.perf_counter() - t0)
+    return n * bs / (clock() - t0)
 
 
 class PassTimerCB(Callback):
@@ -68,11 +70,11 @@ class PassTimerCB(Callback):
     order = 100
     def __init__(self): self.times, self.items = [], []
     def before_epoch(self, learn):
-        if learn.training: sync(learn.device); self.t0, self.n = time.perf_counter(), 0
+        if learn.training: sync(learn.device); self.t0, self.n = clock(), 0
     def after_batch(self, learn):
         if learn.training: self.n += len(learn.targets[0])
     def after_epoch(self, learn):
-        if learn.training: sync(learn.device); self.times.append(time.perf_counter() - self.t0); self.items.append(self.n)
+        if learn.training: sync(learn.device); self.times.append(clock() - self.t0); self.items.append(self.n)
 
 
 def end_to_end_rate(cfg:dict, device, seconds:float, est_rate:float, dataloader:bool=False) -> float:
@@ -101,11 +103,15 @@ def main(argv=None):
     p.add_argument('--models', default=','.join(MODELS), help='comma-separated: heatmap, ref, physics')
     p.add_argument('--max-train', type=int, help='cap on the training items of an epoch')
     p.add_argument('--dataloader', action='store_true', help='also time the per-item DataLoader path')
+    p.add_argument('--clock', default='wall', choices=list(CLOCKS), help='wall time, or CPU time of this process (CPU runs)')
     a = p.parse_args(argv)
+    global clock
+    clock = CLOCKS[a.clock]
     device = get_device(a.device)
-    profile, large = a.profile or ('full' if device.type == 'cuda' else 'default'), a.large_bs or (1024 if device.type == 'cuda' else 256)
-    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'cpu, {torch.get_num_threads()} threads'
-    print(f'device: {device} ({name}); profile {profile}; torch {torch.__version__}')
+    gpu = device.type == 'cuda'
+    profile, large = a.profile or ('full' if gpu else 'default'), a.large_bs or (1024 if gpu else 256)
+    name = torch.cuda.get_device_name(device) if gpu else f'cpu, {torch.get_num_threads()} threads'
+    print(f'device: {device} ({name}); profile {profile}; {a.clock} clock; torch {torch.__version__}')
     tmp = Path(tempfile.mkdtemp())
     try:
         if a.data_dir: D = Path(a.data_dir)
@@ -118,12 +124,14 @@ def main(argv=None):
             task = MODELS[arch]
             base = resolve_config(dict(model=task, arch=arch, profile=profile))
             for bs in dict.fromkeys([base['bs'], large]):
-                cfg = resolve_config(dict(model=task, arch=arch, profile=profile, data_dir=str(D), out=str(tmp/f'{arch}_{bs}'),
-                                          bs=bs, device=str(device), progress=False, evaluate_test=False, patience=10**6,
-                                          time_budget_s=None, max_train=a.max_train, max_eval=256, epochs=1))
+                cfg = resolve_config(dict(model=task, arch=arch, profile=profile, data_dir=str(D), bs=bs,
+                                          out=str(tmp/f'{arch}_{bs}'), device=str(device), progress=False,
+                                          evaluate_test=False, patience=10**6, time_budget_s=None,
+                                          max_train=a.max_train, max_eval=256, epochs=1))
                 raw = raw_rate(cfg, device, a.seconds)
                 e2e = end_to_end_rate(cfg, device, a.seconds, raw)
-                line = f'{arch:8} bs={bs:5}: raw step {raw:10,.0f} items/s, end to end {e2e:10,.0f} items/s, ratio {e2e / raw:.2f}'
+                line = (f'{arch:8} bs={bs:5}: raw step {raw:10,.0f} items/s, end to end {e2e:10,.0f} items/s, '
+                        f'ratio {e2e / raw:.2f}')
                 if a.dataloader:
                     dl = end_to_end_rate(cfg, device, a.seconds, raw, dataloader=True)
                     line += f'; DataLoader path {dl:10,.0f} items/s (device batches {e2e / dl:.2f}x)'

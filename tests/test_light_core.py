@@ -24,7 +24,8 @@ def test_modules_blocked(env):
     for name in BLOCKED:
         rc, out, err = run(env, '-c', f'import {name}', cmd=(sys.executable,))
         assert rc == 1 and 'ModuleNotFoundError' in err, (name, err)
-    rc, out, err = run(env, '-c', 'import balldetect, balldetect.train, balldetect.evaluate, balldetect.cli', cmd=(sys.executable,))
+    core = 'import balldetect, balldetect.train, balldetect.evaluate, balldetect.cli'
+    rc, out, err = run(env, '-c', core, cmd=(sys.executable,))
     assert rc == 0, err
 
 def test_help(env):
@@ -37,7 +38,8 @@ def test_help(env):
 def test_core_commands(env, tmp_path):
     D = write_fixture(tmp_path/'D', 24)
     for task in ('forecast', 'detect'):
-        rc, out, err = run(env, 'train', '--model', task, '--data-dir', D, '--out', tmp_path/task, '--profile', 'smoke', '--quiet')
+        rc, out, err = run(env, 'train', '--model', task, '--data-dir', D, '--out', tmp_path/task, '--profile', 'smoke',
+                           '--quiet')
         assert rc == 0 and 'run:' in out, err
         assert json.loads((tmp_path/task/'metrics.json').read_text())['status'] == 'ok'
     rc, out, err = run(env, 'evaluate', '--checkpoint', tmp_path/'detect'/'best.pt', '--data-dir', D)
