@@ -52,3 +52,8 @@ def test_generate_says_what_is_missing(env, tmp_path):
     rc, out, err = run(env, 'generate', '--out', tmp_path/'sim', '--sequences', 2, '--workers', 1)
     assert (rc, err) == (1, "error: balldetect generate needs pybullet: pip install 'balldetect[sim]'\n"), (rc, err)
     assert not (tmp_path/'sim').exists()
+
+def test_report_says_what_is_missing(env, tmp_path):
+    rc, out, err = run(env, 'report', '--profile', 'smoke', '--out', tmp_path/'rep')
+    assert (rc, err) == (1, "error: balldetect report needs papermill: pip install 'balldetect[report]'\n"), (rc, err)
+    assert not (tmp_path/'rep').exists()
