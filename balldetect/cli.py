@@ -34,7 +34,6 @@ def missing_extra(e:ModuleNotFoundError) -> str|None:
     if top not in OPTIONAL_DEPS: return None
     return f"needs {top}: pip install 'balldetect[{OPTIONAL_DEPS[top]}]'"
 
-
 # %% ../nbs/11_cli.ipynb #d60b3999
 def build_parser(commands=None) -> argparse.ArgumentParser:
     "The `balldetect` parser: one subcommand per entry of `COMMANDS`, the options of `commands` (default all)."
@@ -46,7 +45,6 @@ def build_parser(commands=None) -> argparse.ArgumentParser:
         if commands is None or cmd in commands: getattr(importlib.import_module(mod), f'add_{cmd}_args')(sp)
         sp.set_defaults(_run=(mod, f'run_{cmd}'))
     return p
-
 
 # %% ../nbs/11_cli.ipynb #7ce6b738
 def main(argv:list|None=None) -> int:
@@ -65,4 +63,3 @@ def main(argv:list|None=None) -> int:
     except (DataError, ValueError, FileNotFoundError, RuntimeError) as e:
         if os.environ.get('BALLDETECT_DEBUG'): raise
         print(f'error: {e}', file=sys.stderr); return 1
-
