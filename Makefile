@@ -7,6 +7,10 @@ PROFILE ?= default
 DATA ?=
 APT_PKGS := chromium libjs-mathjax poppler-utils
 STAMP := $(VENV)/.installed
+# extras to install and modules that must then import (a GPU box on Python 3.12 without pybullet:
+# make report PROFILE=full EXTRAS=report IMPORTS=balldetect,torch,papermill)
+EXTRAS ?= all,dev
+IMPORTS ?= balldetect,torch,fastai,nbdev,papermill,hyperopt,pybullet
 
 .PHONY: setup apt install lab-env test check-sync nbtest pytest report lab data export clean-nbs
 
@@ -21,15 +25,15 @@ apt:
 	      || { tail -20 /tmp/balldetect-apt.log; exit 1; }; \
 	  else echo "apt: missing$$missing (needed for the PDF report; install them as root)"; fi; fi
 
-# the venv is (re)installed only when pyproject.toml's content changes (nbdev-export rewrites its mtime)
+# the venv is (re)installed only when pyproject.toml's content or EXTRAS change (nbdev-export rewrites its mtime)
 install:
-	@want="$$(md5sum pyproject.toml | cut -d' ' -f1)"; \
+	@want="$$(md5sum pyproject.toml | cut -d' ' -f1) $(EXTRAS)"; \
 	if [ -x $(PY) ] && [ "$$(cat $(STAMP) 2>/dev/null)" = "$$want" ]; then exit 0; fi; \
 	test -x $(PY) || python3 -m venv $(VENV); \
-	echo "setup: installing balldetect[dev] into $(VENV) (first time: a few minutes)"; \
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "^WARNING: Location"; \
-	$(PY) -c "import balldetect, torch, fastai, nbdev, papermill, hyperopt, pybullet" >/dev/null 2>&1 || { echo "setup: install failed"; exit 1; }; \
-	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null; \
+	echo "setup: installing balldetect[$(EXTRAS)] into $(VENV) (first time: a few minutes)"; \
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]' 2>&1 | grep -v "^WARNING: Location"; \
+	$(PY) -c "import $(IMPORTS)" >/dev/null 2>&1 || { echo "setup: install failed (import $(IMPORTS))"; exit 1; }; \
+	if $(PY) -c "import ipykernel" 2>/dev/null; then $(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null; fi; \
 	echo "$$want" > $(STAMP)
 
 # notebooks clean and package in sync with them

@@ -12,7 +12,7 @@ from . import __version__
 from .core import DataError
 
 # %% auto #0
-__all__ = ['COMMANDS', 'build_parser', 'error_line', 'save_traceback', 'main']
+__all__ = ['COMMANDS', 'OPTIONAL_DEPS', 'missing_extra', 'build_parser', 'error_line', 'save_traceback', 'main']
 
 # %% ../nbs/11_cli.ipynb #22363749
 COMMANDS = {
@@ -25,15 +25,25 @@ COMMANDS = {
     'report':   ('balldetect.report',   'run the experiments and build the HTML/PDF report'),
 }
 
+# %% ../nbs/11_cli.ipynb #bcbb4839
+OPTIONAL_DEPS = {'pybullet': 'sim', 'fastai': 'fastai', 'papermill': 'report', 'nbconvert': 'report',
+                 'matplotlib': 'report', 'pandas': 'report', 'ipykernel': 'report', 'hyperopt': 'hp'}
+
+def missing_extra(e:ModuleNotFoundError) -> str|None:
+    "`needs <module>: pip install ...` when `e` is about an optional dependency, else None."
+    top = (e.name or '').split('.')[0]
+    if top not in OPTIONAL_DEPS: return None
+    return f"needs {top}: pip install 'balldetect[{OPTIONAL_DEPS[top]}]'"
+
 # %% ../nbs/11_cli.ipynb #d60b3999
-def build_parser() -> argparse.ArgumentParser:
-    "The `balldetect` parser with one subcommand per entry of `COMMANDS`."
+def build_parser(commands=None) -> argparse.ArgumentParser:
+    "The `balldetect` parser: one subcommand per entry of `COMMANDS`, the options of `commands` (default all)."
     p = argparse.ArgumentParser(prog='balldetect', description='Detect and forecast coloured balls (CoPhy BallsCF lab).')
     p.add_argument('--version', action='version', version=f'balldetect {__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
     for cmd, (mod, help) in COMMANDS.items():
         sp = sub.add_parser(cmd, help=help, description=help)
-        getattr(importlib.import_module(mod), f'add_{cmd}_args')(sp)
+        if commands is None or cmd in commands: getattr(importlib.import_module(mod), f'add_{cmd}_args')(sp)
         sp.set_defaults(_run=(mod, f'run_{cmd}'))
     return p
 
@@ -61,9 +71,15 @@ def save_traceback(command:str, argv) -> Path|None:
 # %% ../nbs/11_cli.ipynb #7ce6b738
 def main(argv:list|None=None) -> int:
     "Run `balldetect` with `argv` (default: the command line); returns the exit code."
-    args = build_parser().parse_args(argv)
-    mod, fn = args._run
-    try: return int(getattr(importlib.import_module(mod), fn)(args) or 0)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    cmd = next((a for a in argv if not a.startswith('-')), None)  # the top-level options take no values
+    try:
+        args = build_parser([cmd]).parse_args(argv)
+        mod, fn = args._run
+        return int(getattr(importlib.import_module(mod), fn)(args) or 0)
+    except ModuleNotFoundError as e:
+        if (msg := missing_extra(e)) is None or os.environ.get('BALLDETECT_DEBUG'): raise
+        print(f'error: balldetect {cmd} {msg}', file=sys.stderr); return 1
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr); return 130
     except (DataError, ValueError, FileNotFoundError, RuntimeError, OSError) as e:
@@ -71,8 +87,8 @@ def main(argv:list|None=None) -> int:
         print(f'error: {error_line(e)}', file=sys.stderr); return 1
     except Exception as e:  # a bug: one line for the user, the traceback in a log file
         if os.environ.get('BALLDETECT_DEBUG'): raise
-        log = save_traceback(args.command, sys.argv[:1] + list(sys.argv[1:] if argv is None else argv))
+        log = save_traceback(cmd, sys.argv[:1] + list(sys.argv[1:] if argv is None else argv))
         where = f'; traceback in {log}' if log else ' (the traceback could not be saved)'
-        msg = f'internal error in {args.command}: {type(e).__name__}: {error_line(e)}{where}'
+        msg = f'internal error in {cmd}: {type(e).__name__}: {error_line(e)}{where}'
         print(f'error: {msg}', file=sys.stderr)
         return 1

@@ -258,6 +258,6 @@ DETECTORS = {'ref': RefDetector, 'heatmap': HeatmapDetector}
 DETECTOR_DEFAULTS = {
     'ref': dict(lr=6.5e-4, wd=6.8e-6, bs=16, opt='adam', sched=dict(name='step', step_size=40, gamma=0.3),
                 epochs=dict(smoke=2, default=6, full=400), patience=dict(smoke=2, default=6, full=40)),
-    'heatmap': dict(lr=3e-3, wd=1e-4, bs=64, opt='adamw', sched=dict(name='onecycle', pct_start=0.2),
+    'heatmap': dict(lr=dict(smoke=3e-3, default=3e-3, full=6e-3), wd=1e-4, bs=dict(smoke=64, default=64, full=512), opt='adamw', sched=dict(name='onecycle', pct_start=0.2),
                     epochs=dict(smoke=2, default=8, full=60), patience=dict(smoke=2, default=8, full=15)),
 }

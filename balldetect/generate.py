@@ -15,7 +15,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 from .core import (DETECT_FRAMES, IMG_SIZE, N_STEPS, atomic_path, datasets_dir, get_profile, sim_data_dir,
                              load_json, progress_mode, save_json)
-from .simulate import SIM, SimParams, simulate_sequence, sphere_extents
+from .simulate import SIM, SimParams, pb, simulate_sequence, sphere_extents
 from .render import render_background, render_frame, encode_jpeg
 
 # %% auto #0
@@ -103,6 +103,7 @@ def _check_meta(out:Path, meta:dict):
 def generate(out, sequences:int, seed:int=0, workers:int=1, progress:bool=True, prm:SimParams=SIM,
              strips:int=0) -> Path:
     "Write (or complete) `sequences` simulated sequences and their 3 images each under `out`; returns `out`."
+    pb.module()  # a missing pybullet fails here, before anything is written
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if sequences < 1: raise ValueError(f"sequences must be at least 1, got {sequences}")
     _check_meta(out, _meta(seed, prm)); clean_partial(out)

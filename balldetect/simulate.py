@@ -25,7 +25,16 @@ def _import_pybullet_quietly():
     finally: ctypes.CDLL(None).fflush(None); os.dup2(saved, 2); os.close(saved); os.close(null)  # flush C stdio while muted
     return pybullet
 
-pb = _import_pybullet_quietly()
+class _LazyPybullet:
+    "pybullet, imported (quietly) on first use: the rest of balldetect runs where it is not installed."
+    mod = None
+    def __getattr__(self, name): return getattr(self.module(), name)
+    def module(self):
+        "The pybullet module; `ModuleNotFoundError` when it is not installed (`pip install 'balldetect[sim]'`)."
+        if _LazyPybullet.mod is None: _LazyPybullet.mod = _import_pybullet_quietly()
+        return _LazyPybullet.mod
+
+pb = _LazyPybullet()
 
 # %% ../nbs/01_simulate.ipynb #68c14c83
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 from .core import (DataError, PROFILES, datasets_dir, get_profile, sim_data_dir, load_json, runs_dir, save_json,
                              seed_everything, folder_lock)
 from .data import get_datasets
+from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
 from .learner import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, Learner, MetricsCB, NonFiniteLossError,
                                 ProgressCB, SingleBatchCB, TimeBudgetCB, load_checkpoint, parse_sched, plain,
                                 schedule_fallback)
@@ -47,6 +48,7 @@ TRAIN_DEFAULTS = dict(
     amp=True, num_workers=0, progress=True, single_batch=False,
     augment=None,             # detectors: domain randomisation (DomainRandomCB); default: on for synthetic data only
     init=None,                # checkpoint whose weights start this run (fine-tuning): same task, arch and arch_kwargs
+    compile=False,            # torch.compile the model (off: not measured to help yet)
 )
 DEFAULT_ARCH = {'detect': 'heatmap', 'forecast': 'physics'}
 MONITOR = {'detect': ('valid_loss', 'min'), 'forecast': ('mse_px2', 'min')}
@@ -105,19 +107,21 @@ def data_source(data_dir) -> str:
     return 'synthetic' if any((d/f).exists() for f in SIM_MARKERS) or d.name.startswith('sim') else 'course'
 
 # %% ../nbs/08_train.ipynb #fc59852b
-def make_loaders(cfg:dict) -> tuple:
-    "Train, valid and test datasets and the train/valid DataLoaders of `cfg`."
+def make_loaders(cfg:dict, device='cpu', rank:int=0, world:int=1) -> tuple:
+    "Train, valid and test datasets and the train/valid batches of `cfg` on `device` (rank `rank` of `world` under DDP)."
     task = cfg['model']
     dss = get_datasets(cfg['data_dir'], task, cfg.get('split'), seed=0)
     caps = dict(train=cfg.get('max_train'), valid=cfg.get('max_eval'), test=cfg.get('max_eval'))
     dss = {k: ds.subset(ds.indices[:caps[k]]) if caps[k] and len(ds) > caps[k] else ds for k, ds in dss.items()}
     for k in ('train', 'valid'):
         if not len(dss[k]): raise DataError(cfg['data_dir'], f'the {k} split holds no {task} items')
-    g = torch.Generator().manual_seed(cfg['seed'])
-    train_dl = DataLoader(dss['train'], cfg['bs'], shuffle=True, generator=g, num_workers=cfg['num_workers'],
-                          drop_last=len(dss['train']) > cfg['bs'])
-    valid_dl = DataLoader(dss['valid'], max(2 * cfg['bs'], 64), num_workers=cfg['num_workers'])
-    return dss, train_dl, valid_dl
+    g, drop, vbs = torch.Generator().manual_seed(cfg['seed']), len(dss['train']) > cfg['bs'], max(2 * cfg['bs'], 64)
+    if cfg['num_workers'] and world == 1:
+        return dss, DataLoader(dss['train'], cfg['bs'], shuffle=True, generator=g, num_workers=cfg['num_workers'],
+                               drop_last=drop), DataLoader(dss['valid'], vbs, num_workers=cfg['num_workers'])
+    train_dl = DeviceBatches(dss['train'], cfg['bs'], shuffle=True, generator=g, drop_last=drop, device=device,
+                             rank=rank, world=world)
+    return dss, train_dl, DeviceBatches(dss['valid'], vbs, device=device)
 
 # %% ../nbs/08_train.ipynb #7246f2c1
 def data_fingerprint(dss:dict) -> str:
@@ -180,26 +184,33 @@ def init_weights(model, cfg:dict):
 def train(config:dict) -> dict:
     "Train, early-stop, reload the best checkpoint, score it and the baselines on the test split; write `metrics.json`."
     cfg = resolve_config(config); task, out = cfg['model'], Path(cfg['out'])
-    ensure_data(cfg)
+    device, rank, world = init_distributed(cfg['device'])
+    if rank == 0: ensure_data(cfg)
+    barrier()
     if cfg.get('augment') is None: cfg['augment'] = task == 'detect' and data_source(cfg['data_dir']) == 'synthetic'
-    dss, train_dl, valid_dl = make_loaders(cfg)
+    dss, train_dl, valid_dl = make_loaders(cfg, device, rank, world)
     fp = data_fingerprint(dss)
     note = schedule_fallback(cfg['sched'], cfg['epochs'], len(train_dl))  # checked before `out` is touched
     with folder_lock(out, 'train'):  # a second run into the same folder is refused, not mixed in
-        resume = prepare_out(cfg, fp)
+        resume = prepare_out(cfg, fp) if rank == 0 else bool(cfg['resume'] and (out/'last.pt').exists())
+        barrier()
         seed_everything(cfg['seed'])
         model = build_model(task, cfg['arch'], cfg['arch_kwargs'])
         if cfg.get('init'): init_weights(model, cfg)
         n_params = sum(p.numel() for p in model.parameters())
+        if cfg['compile']: model.compile()
         meta = dict(config=cfg, split={k: ds.indices for k, ds in dss.items()}, data_fingerprint=fp,
-                    data_source=data_source(cfg['data_dir']), n_params=n_params)
-        save_json(cfg, out/'config.json')
+                    data_source=data_source(cfg['data_dir']), n_params=n_params, world_size=world)
+        if rank == 0: save_json(cfg, out/'config.json')
         learn = make_learner(cfg, model, train_dl, valid_dl, meta, resume)
-        if note: print(f'note: {note}', flush=True)
+        if world > 1: distribute(learn, rank, world)
+        if note and rank == 0: print(f'note: {note}', flush=True)
         status, error = 'ok', None
         try: learn.fit(cfg['epochs'])
         except NonFiniteLossError as e: status, error = 'nonfinite_loss', str(e)
+        if rank: return dict(status=status, error=error, rank=rank, world_size=world)
         return finish(cfg, learn, dss, status, error, meta)
+
 
 # %% ../nbs/08_train.ipynb #7d9d507a
 def finish(cfg:dict, learn:Learner, dss:dict, status:str, error:str|None, meta:dict) -> dict:
@@ -210,6 +221,7 @@ def finish(cfg:dict, learn:Learner, dss:dict, status:str, error:str|None, meta:d
     res = dict(status=status, error=error, model=task, arch=cfg['arch'], profile=cfg['profile'],
                data_source=meta['data_source'], data_dir=cfg['data_dir'], device=str(learn.device),
                device_name=torch.cuda.get_device_name(learn.device) if learn.device.type == 'cuda' else 'cpu',
+               world_size=meta.get('world_size', 1),
                n_params=meta['n_params'], train_time_s=hist[-1]['time_s'] if hist else 0., epochs_run=len(hist),
                best_epoch=ckcb.best_epoch, stop_reason=learn.stop_reason, valid=None, test=None, baselines=None)
     res['notes'] = [n for n in [getattr(learn, 'sched_note', None)] if n]  # a schedule that could not apply
@@ -253,6 +265,7 @@ def add_train_args(p:argparse.ArgumentParser):
     a('--generate-if-missing', dest='generate_if_missing', action='store_true', default=None,
       help='simulate the data set when --data-dir does not exist')
     a('--no-amp', dest='amp', action='store_false', default=None, help='no mixed precision on CUDA')
+    a('--compile', action='store_true', default=None, help='torch.compile the model')
     a('--quiet', action='store_true', help='no progress bars')
     a('--init', help='best.pt of a run of the same arch whose weights start this one (fine-tuning)')
     a('--augment', action=argparse.BooleanOptionalAction, default=None,
@@ -275,8 +288,11 @@ def run_train(args) -> int:
     except OSError as e:
         if e.errno != errno.ENOSPC: raise
         raise DataError(cfg['out'], f'no space left on device; {run_files_left(cfg["out"])}') from None
+    finally: close_distributed()
+    if res.get('rank'): return int(res['status'] != 'ok')  # under torchrun only rank 0 prints
+    ddp = f" x {res['world_size']} processes (DDP)" if res['world_size'] > 1 else ''
     print(f"run: {res['paths']['out']}  ({res['model']} {res['arch']}, {res['n_params']:,} parameters, "
-          f"{res['epochs_run']} epochs, {res['train_time_s']:.1f} s on {res['device']})")
+          f"{res['epochs_run']} epochs, {res['train_time_s']:.1f} s on {res['device']}{ddp})")
     if res['test']: print(format_scores(res['test'], res['baselines'], res['arch']))
     elif res['valid']: print('validation:', json.dumps(res['valid']))
     if res['status'] != 'ok': print(f"error: {res['error']}", file=sys.stderr); return 1
