@@ -6,13 +6,16 @@ Docs: https://balldetect.github.io/balldetect/detector.html.md"""
 
 # %% ../nbs/06_detector.ipynb #b50c3b1a
 from __future__ import annotations
-import math
+import io, math
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 from .core import BBOX_SCALE, IMG_SIZE, N_COLOURS
 from .learner import Callback
+from .render import encode_jpeg
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'DETECTOR_DEFAULTS', 'get_activation', 'n_params', 'spec_layers',
@@ -200,11 +203,10 @@ def shift_images(img, d):
 
 # %% ../nbs/06_detector.ipynb #d0a1a005
 def _jpeg_round_trip(img, quality:int):
-    "Images (B,3,H,W) float in [0,1] encoded as JPEG at `quality` and decoded (on the CPU)."
-    from torchvision.io import decode_jpeg, encode_jpeg
-    u8 = img.mul(255).round_().clamp_(0, 255).to('cpu', torch.uint8)
-    back = [decode_jpeg(encode_jpeg(x, quality=quality)) for x in u8]
-    return torch.stack(back).to(img.device, img.dtype) / 255
+    "Images (B,3,H,W) float in [0,1] encoded as JPEG at `quality` (4:2:0, as the course files) and decoded, on the CPU."
+    u8 = img.mul(255).round_().clamp_(0, 255).to('cpu', torch.uint8).permute(0, 2, 3, 1).numpy()
+    back = [np.asarray(Image.open(io.BytesIO(encode_jpeg(x, quality)))) for x in u8]
+    return torch.from_numpy(np.stack(back)).permute(0, 3, 1, 2).to(img.device, img.dtype) / 255
 
 def _blur3(x, side:float):
     "Images (B,C,H,W) blurred by the separable kernel [side, 1 - 2 side, side]."
