@@ -203,6 +203,7 @@ def add_report_args(p):
 
 def run_report(args) -> int:
     "Build the report; exit code 1 when any experiment failed (the report is still written)."
+    import papermill, nbconvert  # the report extra: a missing one is said before any folder is made
     with folder_lock(args.out or reports_dir(), 'report'):  # a second report into the same folder is refused
         res = build_report(args.profile, args.data_dir, args.out, args.device, args.only)
     failed = [r['name'] for r in res['runs'] if r['status'] != 'ok']
