@@ -274,7 +274,7 @@ def plan_budget(learn, cfg:dict, t0:float, seed:int=0) -> float|None:
     if cfg['time_budget_s'] is None: return None
     n_batches = max(1, len(learn.recorder.lrs))                      # batches lr_find ran
     t_batch, left = (time.time() - t0) / n_batches, cfg['time_budget_s'] - (time.time() - t0)
-    shrink_train(learn.dls, items_in_budget(0.85 * left, t_batch, cfg['bs'], cfg['epochs'], len(learn.dls.valid_ds)), seed)
+    shrink_train(learn.dls, items_in_budget(0.75 * left, t_batch, cfg['bs'], cfg['epochs'], len(learn.dls.valid_ds)), seed)
     return left
 
 # %% ../nbs/06b_fastai_detector.ipynb #4774ebe6
