@@ -16,23 +16,25 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
+import matplotlib.pyplot as plt
 from torchvision.models import ResNet18_Weights, ResNet34_Weights
+from matplotlib import patheffects, patches
 from fastai.vision.all import (Callback, CancelFitException, CancelTrainException, ConvLayer, DataLoaders, Learner,
-                               Normalize, ResBlock, TensorImage, Transform, apply_init, create_body, create_head,
+                               Normalize, ResBlock, TensorBase, TensorImage, Transform, apply_init, create_body, create_head,
                                default_split, imagenet_stats, init_cnn, num_features_model, resnet18, resnet34,
                                xresnet18, xresnet34)
-from .core import COLOURS, N_COLOURS, IMG_SIZE, get_device, get_profile, save_json, seed_everything
+from .core import COLOURS, COLOUR_RGB, N_COLOURS, IMG_SIZE, get_device, get_profile, save_json, seed_everything
 from .data import get_datasets
 from .metrics import colour_confusion, detection_metrics
 
 # %% auto #0
-__all__ = ['ARCHS', 'PRETRAINED_URLS', 'FASTAI_DET_PROFILES', 'px_to_unit', 'unit_to_px', 'FastaiItems', 'BatchResize',
-           'subsample', 'detection_dls', 'detection_test_dl', 'DetectionLoss', 'decode_detection', 'presence_acc',
-           'centre_err_px', 'cell_centres', 'SoftArgmaxHead', 'stages_cut', 'small_body', 'hub_checkpoint',
-           'pretrained_state', 'detection_body', 'fastai_detection_learner', 'TimeBudget', 'recorder_history',
-           'suggest_lr', 'items_in_budget', 'shrink_train', 'plan_budget', 'predict_detection',
-           'fastai_detection_metrics', 'torch_threads', 'lr_find_curve', 'fit_fastai', 'train_fastai_detector',
-           'show_detections']
+__all__ = ['DETECTION_TYPES', 'ARCHS', 'PRETRAINED_URLS', 'FASTAI_DET_PROFILES', 'px_to_unit', 'unit_to_px', 'FastaiItems',
+           'BatchResize', 'TensorPresence', 'TensorPredPresence', 'TensorColourBoxes', 'TensorPredBoxes', 'subsample',
+           'detection_dls', 'detection_test_dl', 'DetectionLoss', 'decode_detection', 'presence_acc', 'centre_err_px',
+           'cell_centres', 'SoftArgmaxHead', 'stages_cut', 'small_body', 'hub_checkpoint', 'pretrained_state',
+           'detection_body', 'fastai_detection_learner', 'TimeBudget', 'recorder_history', 'suggest_lr',
+           'items_in_budget', 'shrink_train', 'plan_budget', 'predict_detection', 'fastai_detection_metrics',
+           'torch_threads', 'lr_find_curve', 'fit_fastai', 'train_fastai_detector', 'show_results']
 
 # %% ../nbs/06b_fastai_detector.ipynb #365d2913
 def px_to_unit(boxes, size:int=IMG_SIZE):
@@ -62,6 +64,42 @@ class BatchResize(Transform):
         if x.shape[-1] == self.size: return x
         return TensorImage(F.interpolate(x, size=(self.size, self.size), mode='bilinear', antialias=True))
 
+# %% ../nbs/06b_fastai_detector.ipynb #108a081b
+class TensorPresence(TensorBase):
+    "Colour flags (or probabilities) `(..., 9)`; shows the names of the colours above 0.5 as the title."
+    def names(self) -> str: return ' '.join(COLOURS[c] for c in torch.nonzero(self.view(-1) > 0.5).flatten().tolist())
+    def show(self, ctx=None, **kwargs):
+        ctx = ctx if ctx is not None else plt.gca()
+        ctx.set_title(self.names(), fontsize=8)
+        return ctx
+
+class TensorPredPresence(TensorPresence):
+    "Predicted colour probabilities: their names go under the true ones in the title, in red when they differ."
+    def show(self, ctx=None, **kwargs):
+        ctx = ctx if ctx is not None else plt.gca()
+        ok = ctx.get_title() == self.names()
+        ctx.set_title(f"{ctx.get_title()}\n{'' if ok else 'WRONG: '}{self.names()}", fontsize=8, color='k' if ok else 'r')
+        return ctx
+
+# %% ../nbs/06b_fastai_detector.ipynb #fbfed134
+class TensorColourBoxes(TensorBase):
+    "Boxes `(..., 9, 4)` px in colour order (absent: zeros); shows each in its colour, outlined in black; solid."
+    linestyle = '-'
+    def show(self, ctx=None, **kwargs):
+        ctx = ctx if ctx is not None else plt.gca()
+        for c, (x1, y1, x2, y2) in enumerate(self.view(-1, 4).tolist()):
+            if x2 <= x1: continue
+            ec = [v / 255 for v in COLOUR_RGB[COLOURS[c]]]
+            ctx.add_patch(patches.Rectangle((x1 - .5, y1 - .5), x2 - x1, y2 - y1, fill=False, lw=1.3, ls=self.linestyle, ec=ec,
+                                            path_effects=[patheffects.withStroke(linewidth=2.6, foreground='k')]))
+        return ctx
+
+class TensorPredBoxes(TensorColourBoxes):
+    "Predicted boxes in colour order, dashed."
+    linestyle = '--'
+
+DETECTION_TYPES = (TensorImage, TensorPresence, TensorColourBoxes)   # an item: image, flags, boxes
+
 # %% ../nbs/06b_fastai_detector.ipynb #c5506910
 def subsample(ds, n:int|None, seed:int=0):
     "A random subset of `n` items of our dataset `ds` (all when `n` is None or larger), in file order."
@@ -75,14 +113,14 @@ def detection_dls(data_dir, # dataset folder with `mini_balls/` (and `split.json
                   device='auto', seed:int=0) -> DataLoaders:
     "fastai `DataLoaders` over our detection images and our train/valid split, normalised with ImageNet stats."
     dss = get_datasets(data_dir, 'detect')
-    items = [FastaiItems(subsample(dss[k], n, seed)) for k, n in (('train', n_train), ('valid', n_valid))]
+    items = [FastaiItems(subsample(dss[k], n, seed), types=DETECTION_TYPES) for k, n in (('train', n_train), ('valid', n_valid))]
     tfms = [BatchResize(size), Normalize.from_stats(*imagenet_stats, cuda=False)]
     return DataLoaders.from_dsets(*items, bs=bs, num_workers=0, after_batch=tfms).to(get_device(device))
 
 def detection_test_dl(dls, data_dir, n_test:int|None=None, seed:int=0):
     "A loader like `dls.valid` (same transforms) over (a random subset of) our test split."
     ds = subsample(get_datasets(data_dir, 'detect')['test'], n_test, seed)
-    return dls.valid.new(FastaiItems(ds), shuffle=False, drop_last=False)
+    return dls.valid.new(FastaiItems(ds, types=DETECTION_TYPES), shuffle=False, drop_last=False)
 
 # %% ../nbs/06b_fastai_detector.ipynb #8a2b0ba8
 class DetectionLoss:
@@ -94,6 +132,10 @@ class DetectionLoss:
         m = presence > 0.5
         pred = raw[:, N_COLOURS:].reshape(-1, N_COLOURS, 4)          # (B, 9, 4) in [-1, 1]
         return loss + self.box_weight * F.l1_loss(pred[m], px_to_unit(boxes[m]))
+    def decodes(self, raw):
+        "Predictions as fastai shows them: colour probabilities, and boxes of the colours above 0.5 (px)."
+        probs, boxes = decode_detection(raw)
+        return TensorPredPresence(probs), TensorPredBoxes(boxes * (probs > 0.5)[..., None])
 
 def decode_detection(raw):
     "Raw outputs `(B, 9[+36])` -> `(probs (B, 9), boxes (B, 9, 4) px)`; zero boxes when there is no box head."
@@ -344,7 +386,7 @@ def train_fastai_detector(data_dir, # dataset folder (e.g. datasets/sim)
         tdl = detection_test_dl(dls, data_dir, cfg['n_test'], seed)
         preds = predict_detection(learn, tdl)                         # probs, boxes_pred, presence, boxes
         metrics = fastai_detection_metrics(learn, tdl, task, preds)
-        show_detections(tdl.dataset.ds, preds[0], preds[1], n=8, path=out/'results.png')
+        show_results(learn, tdl, max_n=8, path=out/'results.png')
         learn.export('export.pkl')
     res = dict(status='ok', model='detect', arch=f"fastai_{cfg['arch']}", framework='fastai', task=task, metrics=metrics,
                test=metrics, n_params=sum(p.numel() for p in learn.model.parameters()), device=str(dls.device),
@@ -354,15 +396,18 @@ def train_fastai_detector(data_dir, # dataset folder (e.g. datasets/sim)
     return res
 
 # %% ../nbs/06b_fastai_detector.ipynb #c2265d4b
-def show_detections(ds, probs, boxes_pred, n:int=8, path=None, ncols:int=4):
-    "The first `n` items of our dataset `ds` with true (solid) and predicted (dashed) boxes; saved to `path` if given."
-    import matplotlib.pyplot as plt
-    from balldetect.viz import show_grid
-    n = min(n, len(ds)); imgs, presence, boxes = map(list, zip(*[ds[i] for i in range(n)]))
-    top = [set(torch.as_tensor(p).topk(3).indices.tolist()) for p in probs[:n]]
-    ok = [t == set(torch.nonzero(pr > 0.5).flatten().tolist()) for t, pr in zip(top, presence)]
-    titles = [('' if o else 'WRONG: ') + ' '.join(COLOURS[c] for c in sorted(t)) for t, o in zip(top, ok)]
-    fig = show_grid(imgs, boxes, presence, pred_boxes=boxes_pred[:n], pred_probs=probs[:n], titles=titles,
-                    ncols=ncols, labels=False)
-    if path is not None: fig.savefig(path, dpi=72); plt.close(fig)
+def show_results(learn, dl, max_n:int=8, ncols:int=4, path=None):
+    "fastai's `show_results` of `learn` on the first `max_n` items of `dl`: a figure, saved to `path` if given."
+    b = dl.one_batch()
+    _, _, preds = learn.get_preds(dl=[b], with_decoded=True)          # decoded by DetectionLoss.decodes
+    x, y, samples, outs = dl.show_results(b, preds, max_n=max_n, show=False)
+    n = min(max_n, len(samples))
+    fig, axs = plt.subplots(-(-n // ncols), ncols, figsize=(2.2 * ncols, 2.8 * -(-n // ncols)), squeeze=False)
+    for ax in axs.flat: ax.axis('off')
+    for sample, out, ax in zip(samples, outs, axs.flat):
+        for piece in (*sample, *out): piece.show(ctx=ax)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
     return fig
