@@ -1,4 +1,4 @@
-"""Tasks 1.1 (colours) and 1.2 (colours + boxes) with a fastai resnet learner on our data, split and metrics: the baseline beside the custom detectors.
+"""Tasks 1.1 (colours) and 1.2 (colours + boxes) with a fastai learner on our data, split and metrics: a small stride-4 body of fastai's layers and a soft-argmax box head, beside the custom detectors.
 
 Docs: https://balldetect.github.io/balldetect/fastai_detector.html.md"""
 
@@ -6,6 +6,7 @@ Docs: https://balldetect.github.io/balldetect/fastai_detector.html.md"""
 
 # %% ../nbs/06b_fastai_detector.ipynb #8a228a32
 from __future__ import annotations
+import math
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,19 +16,25 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
-from fastai.vision.all import (Callback, CancelFitException, CancelTrainException, ConvLayer, DataLoaders, Flatten,
-                               Learner, LinBnDrop, Normalize, TensorImage, Transform, create_body, create_head, create_vision_model,
-                               default_split, imagenet_stats, resnet18, resnet34, xresnet18, xresnet34)
-from .core import COLOURS, N_COLOURS, IMG_SIZE, get_device, get_profile, save_json, seed_everything
+import matplotlib.pyplot as plt
+from torchvision.models import ResNet18_Weights, ResNet34_Weights
+from matplotlib import patheffects, patches
+from fastai.vision.all import (Callback, CancelFitException, CancelTrainException, ConvLayer, DataLoaders, Learner,
+                               Normalize, ResBlock, TensorBase, TensorImage, Transform, apply_init, create_body, create_head,
+                               default_split, imagenet_stats, init_cnn, num_features_model, resnet18, resnet34,
+                               xresnet18, xresnet34)
+from .core import COLOURS, COLOUR_RGB, N_COLOURS, IMG_SIZE, get_device, get_profile, save_json, seed_everything
 from .data import get_datasets
-from .metrics import detection_metrics
+from .metrics import colour_confusion, detection_metrics
 
 # %% auto #0
-__all__ = ['ARCHS', 'FASTAI_DET_PROFILES', 'px_to_unit', 'unit_to_px', 'FastaiItems', 'BatchResize', 'subsample', 'detection_dls',
-           'detection_test_dl', 'DetectionLoss', 'decode_detection', 'presence_acc', 'centre_err_px', 'spatial_head',
-           'DetectionHead', 'stages_cut', 'body_shape', 'with_pretrained', 'fastai_detection_learner', 'TimeBudget',
-           'recorder_history', 'suggest_lr', 'items_in_budget', 'shrink_train', 'plan_budget', 'predict_detection',
-           'fastai_detection_metrics', 'torch_threads', 'fit_fastai', 'train_fastai_detector', 'show_detections']
+__all__ = ['DETECTION_TYPES', 'ARCHS', 'PRETRAINED_URLS', 'FASTAI_DET_PROFILES', 'px_to_unit', 'unit_to_px', 'FastaiItems',
+           'BatchResize', 'TensorPresence', 'TensorPredPresence', 'TensorColourBoxes', 'TensorPredBoxes', 'subsample',
+           'detection_dls', 'detection_test_dl', 'DetectionLoss', 'decode_detection', 'presence_acc', 'centre_err_px',
+           'cell_centres', 'SoftArgmaxHead', 'stages_cut', 'small_body', 'hub_checkpoint', 'pretrained_state',
+           'detection_body', 'fastai_detection_learner', 'TimeBudget', 'recorder_history', 'suggest_lr',
+           'items_in_budget', 'shrink_train', 'plan_budget', 'predict_detection', 'fastai_detection_metrics',
+           'torch_threads', 'lr_find_curve', 'fit_fastai', 'train_fastai_detector', 'show_results']
 
 # %% ../nbs/06b_fastai_detector.ipynb #365d2913
 def px_to_unit(boxes, size:int=IMG_SIZE):
@@ -57,6 +64,42 @@ class BatchResize(Transform):
         if x.shape[-1] == self.size: return x
         return TensorImage(F.interpolate(x, size=(self.size, self.size), mode='bilinear', antialias=True))
 
+# %% ../nbs/06b_fastai_detector.ipynb #108a081b
+class TensorPresence(TensorBase):
+    "Colour flags (or probabilities) `(..., 9)`; shows the names of the colours above 0.5 as the title."
+    def names(self) -> str: return ' '.join(COLOURS[c] for c in torch.nonzero(self.view(-1) > 0.5).flatten().tolist())
+    def show(self, ctx=None, **kwargs):
+        ctx = ctx if ctx is not None else plt.gca()
+        ctx.set_title(self.names(), fontsize=8)
+        return ctx
+
+class TensorPredPresence(TensorPresence):
+    "Predicted colour probabilities: their names go under the true ones in the title, in red when they differ."
+    def show(self, ctx=None, **kwargs):
+        ctx = ctx if ctx is not None else plt.gca()
+        ok = ctx.get_title() == self.names()
+        ctx.set_title(f"{ctx.get_title()}\n{'' if ok else 'WRONG: '}{self.names()}", fontsize=8, color='k' if ok else 'r')
+        return ctx
+
+# %% ../nbs/06b_fastai_detector.ipynb #fbfed134
+class TensorColourBoxes(TensorBase):
+    "Boxes `(..., 9, 4)` px in colour order (absent: zeros); shows each in its colour, outlined in black; solid."
+    linestyle = '-'
+    def show(self, ctx=None, **kwargs):
+        ctx = ctx if ctx is not None else plt.gca()
+        for c, (x1, y1, x2, y2) in enumerate(self.view(-1, 4).tolist()):
+            if x2 <= x1: continue
+            ec = [v / 255 for v in COLOUR_RGB[COLOURS[c]]]
+            ctx.add_patch(patches.Rectangle((x1 - .5, y1 - .5), x2 - x1, y2 - y1, fill=False, lw=1.3, ls=self.linestyle, ec=ec,
+                                            path_effects=[patheffects.withStroke(linewidth=2.6, foreground='k')]))
+        return ctx
+
+class TensorPredBoxes(TensorColourBoxes):
+    "Predicted boxes in colour order, dashed."
+    linestyle = '--'
+
+DETECTION_TYPES = (TensorImage, TensorPresence, TensorColourBoxes)   # an item: image, flags, boxes
+
 # %% ../nbs/06b_fastai_detector.ipynb #c5506910
 def subsample(ds, n:int|None, seed:int=0):
     "A random subset of `n` items of our dataset `ds` (all when `n` is None or larger), in file order."
@@ -70,7 +113,7 @@ def detection_dls(data_dir, # dataset folder with `mini_balls/` (and `split.json
                   device='auto', seed:int=0) -> DataLoaders:
     "fastai `DataLoaders` over our detection images and our train/valid split, normalised with ImageNet stats."
     dss = get_datasets(data_dir, 'detect')
-    items = [FastaiItems(subsample(dss[k], n, seed)) for k, n in (('train', n_train), ('valid', n_valid))]
+    items = [FastaiItems(subsample(dss[k], n, seed), types=DETECTION_TYPES) for k, n in (('train', n_train), ('valid', n_valid))]
     tfms = [BatchResize(size), Normalize.from_stats(*imagenet_stats, cuda=False)]
     drop_last = (len(items[0]) > bs, False)  # fewer training items than a batch: keep them as one batch
     dls = DataLoaders.from_dsets(*items, bs=bs, num_workers=0, after_batch=tfms, drop_last=drop_last)
@@ -79,7 +122,7 @@ def detection_dls(data_dir, # dataset folder with `mini_balls/` (and `split.json
 def detection_test_dl(dls, data_dir, n_test:int|None=None, seed:int=0):
     "A loader like `dls.valid` (same transforms) over (a random subset of) our test split."
     ds = subsample(get_datasets(data_dir, 'detect')['test'], n_test, seed)
-    return dls.valid.new(FastaiItems(ds), shuffle=False, drop_last=False)
+    return dls.valid.new(FastaiItems(ds, types=DETECTION_TYPES), shuffle=False, drop_last=False)
 
 # %% ../nbs/06b_fastai_detector.ipynb #8a2b0ba8
 class DetectionLoss:
@@ -91,6 +134,10 @@ class DetectionLoss:
         m = presence > 0.5
         pred = raw[:, N_COLOURS:].reshape(-1, N_COLOURS, 4)          # (B, 9, 4) in [-1, 1]
         return loss + self.box_weight * F.l1_loss(pred[m], px_to_unit(boxes[m]))
+    def decodes(self, raw):
+        "Predictions as fastai shows them: colour probabilities, and boxes of the colours above 0.5 (px)."
+        probs, boxes = decode_detection(raw)
+        return TensorPredPresence(probs), TensorPredBoxes(boxes * (probs > 0.5)[..., None])
 
 def decode_detection(raw):
     "Raw outputs `(B, 9[+36])` -> `(probs (B, 9), boxes (B, 9, 4) px)`; zero boxes when there is no box head."
@@ -110,19 +157,34 @@ def centre_err_px(raw, presence, boxes):
     return (centre(pred[m]) - centre(boxes[m])).norm(dim=-1).mean()
 
 # %% ../nbs/06b_fastai_detector.ipynb #3495c61f
-def spatial_head(nf:int, grid:int, n_out:int, c:int=64, hidden:int=256, p:float=0.25) -> nn.Sequential:
-    "Head for `nf` x `grid` x `grid` features: 1x1 conv to `c` channels, flatten, linear `hidden`, linear `n_out`."
-    return nn.Sequential(ConvLayer(nf, c, ks=1), Flatten(),
-                         LinBnDrop(c * grid * grid, hidden, p=p, act=nn.ReLU(inplace=True)),
-                         LinBnDrop(hidden, n_out, bn=False))
+def cell_centres(h:int, w:int, device=None, dtype=torch.float32) -> tuple:
+    "Centres `(x (h*w,), y (h*w,))` in `[-1, 1]` of the cells of an `h` x `w` grid over the image, row by row."
+    gx = (torch.arange(w, device=device, dtype=dtype) + 0.5) * (2 / w) - 1
+    gy = (torch.arange(h, device=device, dtype=dtype) + 0.5) * (2 / h) - 1
+    cy, cx = torch.meshgrid(gy, gx, indexing='ij')
+    return cx.flatten(), cy.flatten()
 
 # %% ../nbs/06b_fastai_detector.ipynb #d018ec50
-class DetectionHead(nn.Module):
-    "Colour logits from fastai's pooled head and boxes from `spatial_head`, side by side: `(B, 9 + 36)`."
-    def __init__(self, nf:int, grid:int):
+class SoftArgmaxHead(nn.Module):
+    "Per colour, a presence logit and a box in `[-1, 1]`: cells' boxes weighted by a softmax over cells, `(B, 9 + 36)`."
+    def __init__(self, nf:int, # channels of the feature map
+                 n_colours:int=N_COLOURS,
+                 ball_px:float=11.): # box side at the start, px
         super().__init__()
-        self.colours, self.boxes = create_head(nf, N_COLOURS), spatial_head(nf, grid, N_COLOURS * 4)
-    def forward(self, x): return torch.cat([self.colours(x), self.boxes(x)], 1)   # (B, 45)
+        self.n_colours = n_colours
+        self.conv = nn.Conv2d(nf, n_colours * 5, 1)                   # per colour: location logit, 4 edge distances
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+        with torch.no_grad(): self.conv.bias.view(n_colours, 5)[:, 1:] = ball_px / IMG_SIZE   # half a ball in [-1, 1]
+    def forward(self, x):                                             # (B, nf, H, W)
+        B, _, H, W = x.shape
+        out = self.conv(x).view(B, self.n_colours, 5, H * W)
+        logits, edges = out[:, :, 0], out[:, :, 1:]                   # (B, 9, HW), (B, 9, 4, HW)
+        presence = torch.logsumexp(logits, -1) - math.log(H * W)      # (B, 9)
+        cx, cy = cell_centres(H, W, x.device, x.dtype)                # (HW,), (HW,)
+        cell_boxes = torch.stack([cx - edges[:, :, 0], cy - edges[:, :, 1], cx + edges[:, :, 2], cy + edges[:, :, 3]], 2)
+        boxes = (cell_boxes * logits.softmax(-1)[:, :, None]).sum(-1)  # (B, 9, 4)
+        return torch.cat([presence, boxes.flatten(1)], 1)             # (B, 45)
 
 # %% ../nbs/06b_fastai_detector.ipynb #d2db7171
 ARCHS = {'resnet18': resnet18, 'resnet34': resnet34, 'xresnet18': xresnet18, 'xresnet34': xresnet34}
@@ -132,39 +194,76 @@ def stages_cut(stages:int=4) -> int:
     assert 1 <= stages <= 4, f'a resnet has 4 stages, asked for {stages}'
     return 4 + stages                                                 # resnet: conv, bn, relu, pool; xresnet: 3 convs, pool
 
-def body_shape(arch:str, size:int, stages:int=4) -> tuple:
-    "Channels and grid side `(nf, grid)` of the body of `arch` (first `stages` stages) on `size` x `size` images."
-    body = create_body(ARCHS[arch](), pretrained=False, cut=stages_cut(stages))
-    with torch.no_grad(): out = body.eval()(torch.zeros(1, 3, size, size))
-    return out.shape[1], out.shape[-1]
+def small_body(width:int=32, # channels at stride 4
+               n_blocks:int=1, # `ResBlock`s at stride 4
+               stem:int=16) -> nn.Sequential: # channels at stride 2
+    "A stride-4 body of fastai layers: two stride-2 `ConvLayer`s, then `n_blocks` `ResBlock`s; xresnet's init."
+    body = nn.Sequential(ConvLayer(3, stem, stride=2), ConvLayer(stem, width, stride=2),
+                         *[ResBlock(1, width, width) for _ in range(n_blocks)])
+    init_cnn(body)
+    return body
 
 # %% ../nbs/06b_fastai_detector.ipynb #4d8a1137
-def with_pretrained(make, pretrained:bool=True):
-    "Call `make(pretrained)`; if the weights cannot be had, `make(False)`. Returns `(result, info)`."
-    if not pretrained: return make(False), dict(pretrained=False, reason='not asked for')
-    try: return make(True), dict(pretrained=True, reason=None)
-    except (URLError, OSError) as e:
-        reason = f'pretrained weights not available ({type(e).__name__}: {e}); random init'
+PRETRAINED_URLS = {'resnet18': ResNet18_Weights.IMAGENET1K_V1.url, 'resnet34': ResNet34_Weights.IMAGENET1K_V1.url}
+
+def hub_checkpoint(arch:str) -> Path|None:
+    "Where torch hub keeps `arch`'s ImageNet weights (`<hub dir>/checkpoints/<file>`); None if there are none."
+    url = PRETRAINED_URLS.get(arch)
+    return None if url is None else Path(torch.hub.get_dir())/'checkpoints'/url.rsplit('/', 1)[-1]
+
+# %% ../nbs/06b_fastai_detector.ipynb #770c6bfb
+def pretrained_state(arch:str, weights=None, download:bool=True) -> tuple:
+    "`(state_dict or None, info)` for `arch`: from the file `weights`, else torch hub's cache, else a download."
+    if weights is not None:
+        if not Path(weights).is_file(): raise FileNotFoundError(f'{weights}: no such weights file')
+        return torch.load(weights, map_location='cpu', weights_only=True), dict(pretrained=True, reason=f'weights from {Path(weights).name}')
+    path = hub_checkpoint(arch)
+    if path is None: return None, dict(pretrained=False, reason=f'{arch} has no pretrained weights; random init')
+    why = 'download not asked for'
+    if not path.is_file() and download:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.hub.download_url_to_file(PRETRAINED_URLS[arch], str(path), progress=False)
+        except (URLError, OSError) as e: why = f'download failed: {type(e).__name__}: {e}'
+    if not path.is_file():
+        reason = f'pretrained weights not available (no {path.name} in the torch hub cache; {why}); random init'
         print(f'note: {reason}')
-        return make(False), dict(pretrained=False, reason=reason)
+        return None, dict(pretrained=False, reason=reason)
+    return torch.load(path, map_location='cpu', weights_only=True), dict(pretrained=True, reason=f'{path.name} from the torch hub cache')
 
 # %% ../nbs/06b_fastai_detector.ipynb #1faf15a2
-def fastai_detection_learner(dls, task:str='boxes', arch:str='resnet18', pretrained:bool=True, stages:int=4,
-                             box_weight:float=5., path='.'):
-    "A fastai resnet `Learner` for `task` `colours` (1.1) or `boxes` (1.2); returns `(learn, pretrained_info)`."
+def detection_body(arch:str='small', # small (`small_body`), resnet18, resnet34, xresnet18 or xresnet34
+                   pretrained:bool=True, # resnets: ImageNet weights when they can be had
+                   weights=None, # resnets: a state dict file to start from (instead of torch hub's)
+                   download:bool=True, # resnets: try to download the weights when no file is there
+                   stages:int=2, # resnets: residual stages kept
+                   width:int=32, n_blocks:int=1) -> tuple: # small: channels and `ResBlock`s at stride 4
+    "The body for `arch`, and whether it is pretrained: `(body, info)`."
+    if arch == 'small':
+        if weights is not None: raise ValueError('weights= is for the resnets; the small body has no pretrained weights')
+        return small_body(width, n_blocks), dict(pretrained=False, reason='small body: trained from scratch')
+    if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of small, {', '.join(ARCHS)}")
+    state, info = pretrained_state(arch, weights, download) if pretrained else (None, dict(pretrained=False, reason='not asked for'))
+    model = ARCHS[arch]()
+    if state is not None: model.load_state_dict(state)
+    return create_body(model, pretrained=state is not None, cut=stages_cut(stages)), info
+
+# %% ../nbs/06b_fastai_detector.ipynb #2372dc9b
+def fastai_detection_learner(dls, task:str='boxes', # 'colours' (task 1.1) or 'boxes' (task 1.2)
+                             arch:str='small', pretrained:bool=True, # see `detection_body`
+                             box_weight:float=20., # weight of the box L1 beside the colour BCE
+                             path='.', **body_kw) -> tuple: # more arguments of `detection_body`
+    "A fastai `Learner` for `task` on `detection_body(arch, pretrained, **body_kw)`: `(learn, pretrained_info)`."
     if task not in ('colours', 'boxes'): raise ValueError(f"task must be 'colours' or 'boxes', not {task!r}")
-    if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
+    body, info = detection_body(arch, pretrained, **body_kw)
     boxes = task == 'boxes'
-    n_out = N_COLOURS * (5 if boxes else 1)
-    size = dls.one_batch()[0].shape[-1]
-    head = DetectionHead(*body_shape(arch, size, stages)) if boxes else None
-    metrics = [presence_acc, centre_err_px] if boxes else [presence_acc]
-    def make(p):
-        model = create_vision_model(ARCHS[arch], n_out, pretrained=p, cut=stages_cut(stages), custom_head=head)
-        learn = Learner(dls, model, loss_func=DetectionLoss(boxes, box_weight), metrics=metrics, splitter=default_split, path=path)
-        if p: learn.freeze()
-        return learn
-    return with_pretrained(make, pretrained)
+    nf = num_features_model(body)
+    head = SoftArgmaxHead(nf) if boxes else create_head(nf, N_COLOURS)
+    if not boxes: apply_init(head, nn.init.kaiming_normal_)
+    learn = Learner(dls, nn.Sequential(body, head), loss_func=DetectionLoss(boxes, box_weight), splitter=default_split,
+                    metrics=[presence_acc, centre_err_px] if boxes else [presence_acc], path=path)
+    if info['pretrained']: learn.freeze()
+    return learn, info
 
 # %% ../nbs/06b_fastai_detector.ipynb #00486dd1
 class TimeBudget(Callback):
@@ -185,10 +284,14 @@ def recorder_history(learn) -> list:
     return [dict(epoch=i, **dict(zip(names[len(names) - len(r):], map(float, r)))) for i, r in enumerate(learn.recorder.values)]
 
 # %% ../nbs/06b_fastai_detector.ipynb #6a56e21d
+_FASTAI_DET_COMMON = dict(arch='small', stages=2, size=IMG_SIZE, box_weight=20., pretrained=True)
 FASTAI_DET_PROFILES = {
-    'smoke':   dict(n_train=32,   n_valid=16,   n_test=16,   size=32,  stages=2, bs=16, epochs=1,  lr_find_it=4,   time_budget_s=60,   pretrained=False, threads=1),
-    'default': dict(n_train=None, n_valid=300,  n_test=600,  size=64,  stages=2, bs=16, epochs=2,  lr_find_it=50,  time_budget_s=240,  pretrained=True,  threads=1),
-    'full':    dict(n_train=None, n_valid=None, n_test=None, size=100, stages=4, bs=64, epochs=30, lr_find_it=100, time_budget_s=None, pretrained=True,  threads=None),
+    'smoke':   dict(_FASTAI_DET_COMMON, width=16, n_blocks=1, n_train=32, n_valid=16, n_test=16, bs=16, epochs=1,
+                    lr_find_it=4, time_budget_s=60, threads=1),
+    'default': dict(_FASTAI_DET_COMMON, width=32, n_blocks=1, n_train=None, n_valid=300, n_test=None, bs=32, epochs=5,
+                    lr_find_it=50, time_budget_s=300, threads=1),
+    'full':    dict(_FASTAI_DET_COMMON, width=64, n_blocks=2, n_train=None, n_valid=None, n_test=None, bs=64, epochs=30,
+                    lr_find_it=100, time_budget_s=None, threads=None),
 }
 
 # %% ../nbs/06b_fastai_detector.ipynb #840d2849
@@ -215,7 +318,7 @@ def plan_budget(learn, cfg:dict, t0:float, seed:int=0) -> float|None:
     if cfg['time_budget_s'] is None: return None
     n_batches = max(1, len(learn.recorder.lrs))                      # batches lr_find ran
     t_batch, left = (time.time() - t0) / n_batches, cfg['time_budget_s'] - (time.time() - t0)
-    shrink_train(learn.dls, items_in_budget(0.85 * left, t_batch, cfg['bs'], cfg['epochs'], len(learn.dls.valid_ds)), seed)
+    shrink_train(learn.dls, items_in_budget(0.75 * left, t_batch, cfg['bs'], cfg['epochs'], len(learn.dls.valid_ds)), seed)
     return left
 
 # %% ../nbs/06b_fastai_detector.ipynb #4774ebe6
@@ -240,10 +343,16 @@ def torch_threads(n:int|None):
     finally: torch.set_num_threads(old)
 
 # %% ../nbs/06b_fastai_detector.ipynb #e3c68555
+def lr_find_curve(learn) -> dict:
+    "The learning rates and smoothed losses `lr_find` just recorded (before a fit replaces them)."
+    rec = learn.recorder
+    return dict(lrs=[float(o) for o in rec.lrs], losses=[float(o) for o in rec.losses])
+
 def fit_fastai(learn, cfg:dict, lr:float|None=None, seed:int=0, fine_tune:bool=False) -> dict:
     "`lr_find` (if `lr` is None), plan the time box, `fit_one_cycle` (or `fine_tune`): the run's facts and history."
     t0, found = time.time(), lr is None
     if found: lr = suggest_lr(learn, cfg['lr_find_it'])
+    curve = lr_find_curve(learn) if found else None
     try: (Path(learn.path)/learn.model_dir).rmdir()                  # lr_find's empty temp folder
     except OSError: pass
     n_ep = cfg['epochs'] + int(fine_tune)                             # fine_tune adds a frozen epoch
@@ -252,46 +361,55 @@ def fit_fastai(learn, cfg:dict, lr:float|None=None, seed:int=0, fine_tune:bool=F
     else: learn.fit_one_cycle(cfg['epochs'], lr, cbs=tb)
     history = recorder_history(learn)                                 # before get_preds resets the Recorder
     return dict(lr=lr, train_time_s=round(time.time() - t0, 1), epochs=n_ep, epochs_run=len(history),
-                time_budget_hit=tb.stopped, n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds), history=history)
+                time_budget_hit=tb.stopped, n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
+                history=history, lr_find=curve)
 
 # %% ../nbs/06b_fastai_detector.ipynb #e59bf7c0
 def train_fastai_detector(data_dir, # dataset folder (e.g. datasets/sim)
                           out, # run folder: metrics.json, export.pkl, results.png
                           profile:str='default', # smoke, default or full (see FASTAI_DET_PROFILES)
                           task:str='boxes', # 'colours' (task 1.1) or 'boxes' (task 1.2)
-                          arch:str='resnet18', # resnet18, resnet34, xresnet18 or xresnet34
+                          arch:str|None=None, # small, resnet18, resnet34, xresnet18 or xresnet34 (None: the profile's)
                           device:str='auto', seed:int=0,
                           lr:float|None=None, # None: from lr_find
-                          **overrides) -> dict: # any key of the profile (epochs, n_train, size, ...), or box_weight
+                          weights=None, # resnets: a state dict file to start from
+                          **overrides) -> dict: # any key of the profile (epochs, n_train, width, time_budget_s, ...)
     "Train and test a fastai detector; write `out/metrics.json` and return its content."
-    get_profile(profile); cfg = {**FASTAI_DET_PROFILES[profile], **overrides}
-    out = Path(out); out.mkdir(parents=True, exist_ok=True); seed_everything(seed)
+    get_profile(profile)
+    cfg = {**FASTAI_DET_PROFILES[profile], **overrides, **({'arch': arch} if arch else {})}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(seed)
     with torch_threads(cfg['threads']) as threads:
         dls = detection_dls(data_dir, cfg['bs'], cfg['size'], cfg['n_train'], cfg['n_valid'], device, seed)
-        learn, pre = fastai_detection_learner(dls, task, arch, cfg['pretrained'], cfg['stages'], cfg.get('box_weight', 5.), path=out)
+        learn, pre = fastai_detection_learner(dls, task, cfg['arch'], cfg['pretrained'], cfg['box_weight'], path=out,
+                                              weights=weights, stages=cfg['stages'], width=cfg['width'], n_blocks=cfg['n_blocks'])
         fit = fit_fastai(learn, cfg, lr, seed, fine_tune=pre['pretrained'])
         tdl = detection_test_dl(dls, data_dir, cfg['n_test'], seed)
         preds = predict_detection(learn, tdl)                         # probs, boxes_pred, presence, boxes
         metrics = fastai_detection_metrics(learn, tdl, task, preds)
-        show_detections(tdl.dataset.ds, preds[0], preds[1], n=8, path=out/'results.png')
+        show_results(learn, tdl, max_n=8, path=out/'results.png')
         learn.export('export.pkl')
-    res = dict(status='ok', model='detect', arch=f'fastai_{arch}', framework='fastai', task=task, metrics=metrics, test=metrics,
-               n_params=sum(p.numel() for p in learn.model.parameters()), device=str(dls.device), threads=threads,
-               profile=profile, pretrained=pre['pretrained'], pretrained_reason=pre['reason'], seed=seed,
-               n_test=len(tdl.dataset), img_size=cfg['size'], stages=cfg['stages'], **fit)
+    res = dict(status='ok', model='detect', arch=f"fastai_{cfg['arch']}", framework='fastai', task=task, metrics=metrics,
+               test=metrics, n_params=sum(p.numel() for p in learn.model.parameters()), device=str(dls.device),
+               threads=threads, profile=profile, pretrained=pre['pretrained'], pretrained_reason=pre['reason'], seed=seed,
+               n_test=len(tdl.dataset), img_size=cfg['size'], confusion=colour_confusion(preds[0], preds[2]).tolist(), **fit)
     save_json(res, out/'metrics.json')
     return res
 
 # %% ../nbs/06b_fastai_detector.ipynb #c2265d4b
-def show_detections(ds, probs, boxes_pred, n:int=8, path=None, ncols:int=4):
-    "The first `n` items of our dataset `ds` with true (solid) and predicted (dashed) boxes; saved to `path` if given."
-    import matplotlib.pyplot as plt
-    from balldetect.viz import show_grid
-    n = min(n, len(ds)); imgs, presence, boxes = map(list, zip(*[ds[i] for i in range(n)]))
-    top = [set(torch.as_tensor(p).topk(3).indices.tolist()) for p in probs[:n]]
-    ok = [t == set(torch.nonzero(pr > 0.5).flatten().tolist()) for t, pr in zip(top, presence)]
-    titles = [('' if o else 'WRONG: ') + ' '.join(COLOURS[c] for c in sorted(t)) for t, o in zip(top, ok)]
-    fig = show_grid(imgs, boxes, presence, pred_boxes=boxes_pred[:n], pred_probs=probs[:n], titles=titles,
-                    ncols=ncols, labels=False)
-    if path is not None: fig.savefig(path, dpi=72); plt.close(fig)
+def show_results(learn, dl, max_n:int=8, ncols:int=4, path=None):
+    "fastai's `show_results` of `learn` on the first `max_n` items of `dl`: a figure, saved to `path` if given."
+    b = dl.one_batch()
+    _, _, preds = learn.get_preds(dl=[b], with_decoded=True)          # decoded by DetectionLoss.decodes
+    x, y, samples, outs = dl.show_results(b, preds, max_n=max_n, show=False)
+    n = min(max_n, len(samples))
+    fig, axs = plt.subplots(-(-n // ncols), ncols, figsize=(2.2 * ncols, 2.8 * -(-n // ncols)), squeeze=False)
+    for ax in axs.flat: ax.axis('off')
+    for sample, out, ax in zip(samples, outs, axs.flat):
+        for piece in (*sample, *out): piece.show(ctx=ax)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
     return fig

@@ -138,7 +138,7 @@ def rollout_scores(model, data_dir, k:int=10, n_test:int|None=None, seed:int=0) 
 # %% ../nbs/07b_fastai_forecaster.ipynb #8a2809b6
 FASTAI_FC_PROFILES = {
     'smoke':   dict(n_train=64,   n_valid=32,   n_test=None, bs=32,  epochs=1,   windows=3, lr_find_it=4,   time_budget_s=30,   threads=1),
-    'default': dict(n_train=None, n_valid=None, n_test=None, bs=128, epochs=40,  windows=3, lr_find_it=100, time_budget_s=60,   threads=1),
+    'default': dict(n_train=None, n_valid=None, n_test=None, bs=128, epochs=40,  windows=3, lr_find_it=100, time_budget_s=90,   threads=1),
     'full':    dict(n_train=None, n_valid=None, n_test=None, bs=128, epochs=200, windows=3, lr_find_it=100, time_budget_s=None, threads=None),
 }
 

@@ -1,4 +1,4 @@
-"""The pictures the experiment runs save and the report shows: training curves, detections, colour confusion, rollouts and trajectories.
+"""The pictures the experiment runs save and the report shows: training curves, fastai's learning-rate finder, detections, colour confusion, rollouts and trajectories.
 
 Docs: https://balldetect.github.io/balldetect/figures.html.md"""
 
@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from .core import COLOURS, COLOUR_RGB
 
 # %% auto #0
-__all__ = ['SKIP_KEYS', 'save_fig', 'plot_history', 'plot_confusion', 'plot_horizon', 'plot_trajectories']
+__all__ = ['SKIP_KEYS', 'save_fig', 'plot_history', 'plot_lr_find', 'plot_confusion', 'plot_horizon', 'plot_trajectories']
 
 # %% ../nbs/10a_figures.ipynb #97716e13
 def save_fig(fig, path, dpi:int=110) -> Path:
@@ -37,6 +37,17 @@ def plot_history(history:list, title:str='') -> plt.Figure:
     a.set_yscale('log'); a.set_xlabel('epoch'); a.set_title('loss'); a.legend(fontsize=8)
     b.set_xlabel('epoch'); b.set_title('validation metrics'); b.legend(fontsize=8)
     if title: fig.suptitle(title)
+    fig.tight_layout(); return fig
+
+# %% ../nbs/10a_figures.ipynb #eac0a473
+def plot_lr_find(lrs:list, losses:list, lr:float|None=None, title:str='lr_find') -> plt.Figure:
+    "fastai's `lr_find` curve (smoothed loss against learning rate) with the chosen rate `lr` marked."
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    n = max(len(lrs) - 5, min(len(lrs), 2))                          # fastai's plot skips the last 5
+    ax.plot(lrs[:n], losses[:n])
+    if lr is not None: ax.axvline(lr, color='C3', ls='--', label=f'chosen: {lr:.1e}')
+    ax.set_xscale('log'); ax.set_xlabel('learning rate'); ax.set_ylabel('loss (smoothed)'); ax.set_title(title)
+    if lr is not None: ax.legend(fontsize=8)
     fig.tight_layout(); return fig
 
 # %% ../nbs/10a_figures.ipynb #d3b01d0b

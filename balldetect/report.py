@@ -22,16 +22,18 @@ EXPERIMENTS = [
     ('detector_heatmap',   'train_detector.ipynb',    dict(arch='heatmap')),
     ('detector_ref',       'train_detector.ipynb',    dict(arch='ref')),
     ('fastai_detector',    'fastai_detector.ipynb',   {}),
+    ('fastai_detector_colours', 'fastai_detector.ipynb', dict(task='colours')),
     ('forecaster_physics', 'train_forecaster.ipynb',  dict(arch='physics')),
     ('forecaster_mlp',     'train_forecaster.ipynb',  dict(arch='mlp')),
     ('fastai_forecaster',  'fastai_forecaster.ipynb', {}),
+    ('fastai_forecaster_physics', 'fastai_forecaster.ipynb', dict(arch='physics')),
     ('hp_search',          'hp_summary.ipynb',        dict(model='forecast', max_evals='{hp_evals}', search_dir='{out_dir}/search')),
 ]
 
 # the default report must fit 30 minutes on 2 CPU cores: these runs get a time box there
 DEFAULT_PROFILE_LIMITS = {'detector_heatmap': dict(time_budget_s=420), 'detector_ref': dict(time_budget_s=180),
                           'forecaster_physics': dict(time_budget_s=150), 'forecaster_mlp': dict(time_budget_s=90),
-                          'hp_search': dict(max_evals=4)}
+                          'fastai_detector_colours': dict(time_budget_s=90), 'hp_search': dict(max_evals=4)}
 
 # the forecasters are also scored on the real course sequences when a checkout sits beside ../shared/reference
 def real_sequences_dir() -> Path|None:

@@ -1,5 +1,5 @@
 "The smoke report end to end: every experiment run with papermill, then HTML with the result tables and a PDF with pages."
-import json, subprocess, sys
+import json, re, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -31,6 +31,14 @@ def test_html_holds_result_tables(report):
     for model in ('heatmap detector (ours)', 'physics forecaster (ours)', 'fastai', 'const_velocity_reflect'): assert model in html
     assert html.count('<table') >= 5 and 'data:image/png;base64' in html
     assert 'cdnjs' not in html and 'def train(' not in html   # local MathJax, code hidden
+
+def test_fastai_figures_are_all_there(report):
+    out, _ = report
+    html = (out/'report.html').read_text()
+    missing = re.findall(r'figure <code>([^<]*)</code> missing', html)
+    assert not [m for m in missing if m.startswith('fastai')], missing
+    for caption in ("fastai's lr_find", 'fastai detector (small net, soft-argmax): colour confusion', 'fastai DeltaMLP: observed',
+                    'physics forecaster, fastai loop: observed', 'fastai beside the custom models'): assert caption in html, caption
 
 def test_pdf_has_pages(report):
     out, _ = report
