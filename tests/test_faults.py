@@ -1,23 +1,16 @@
 """The faults of the README's "What happens when things go wrong": two runs into one --out, a read-only data folder,
 a full disk (a patched writer), Ctrl-C and kill -9 in the middle of a run."""
-import contextlib, errno, io, json, os, signal, stat, subprocess, sys, time
+import errno, json, os, signal, stat, subprocess, sys, time
 from pathlib import Path
 import pytest
 import torch
 from balls_fixture import write_fixture
-from balldetect.cli import main
 from balldetect.core import LOCK_NAME
+from cli_run import run
 
 BIN = Path(sys.executable).parent
 
 
-def run(*argv):
-    "`balldetect argv` in this process: (exit code, stdout, stderr)."
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try: rc = main([str(a) for a in argv])
-        except SystemExit as e: rc = e.code
-    return rc, out.getvalue(), err.getvalue()
 
 
 def one_error_line(err:str) -> str:

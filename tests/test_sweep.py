@@ -10,9 +10,9 @@ import torch
 from torch.utils.data import DataLoader
 from hypothesis import example, given, settings, strategies as st
 from balls_fixture import write_fixture
-from balldetect.cli import main
 from balldetect.generate import generate
 from balldetect.learner import make_optimizer, make_scheduler, schedule_fallback
+from cli_run import run
 
 SIZES = (3, 5, 12, 60)                     # synthetic sets: sequences
 DATASETS = [f'sim{n}' for n in SIZES] + ['course']
@@ -23,13 +23,6 @@ TIGHT = [dict(bs=8, max_train=32, max_eval=16), dict(bs=8, max_train=40, max_eva
 ONECYCLE_ARCHS = ('heatmap', 'physics')
 
 
-def run(*argv):
-    "`balldetect argv` in this process: (exit code, stdout, stderr); an exception that escapes `main` fails the test."
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try: rc = main([str(a) for a in argv])
-        except SystemExit as e: rc = e.code
-    return rc, out.getvalue(), err.getvalue()
 
 
 def assert_clean(rc, err, argv):

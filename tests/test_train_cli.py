@@ -1,20 +1,13 @@
 "`balldetect train / evaluate / predict`: error paths (message + exit code 1) and a smoke round trip."
-import contextlib, io, json
+import json
 from pathlib import Path
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from balldetect.cli import main
 from balldetect.core import COLOUR_RGB, COLOURS
+from cli_run import run
 
-def run(*argv):
-    "Run `balldetect argv`; return (exit code, stdout, stderr)."
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try: rc = main([str(a) for a in argv])
-        except SystemExit as e: rc = e.code
-    return rc, out.getvalue(), err.getvalue()
 
 def write_data(root:Path, n_seq:int=24, seed:int=0) -> Path:
     "A small data set in the course layout: 3 balls in straight lines, drawn as discs on grey."
