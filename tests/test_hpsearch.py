@@ -160,3 +160,24 @@ def test_cli_cluster_search_resume_then_train(tmp_path):
                         '--quiet'], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert load_json(tmp_path/'best'/'metrics.json')['arch'] == load_json(out/'best.json')['arch']
+
+
+def test_cli_cluster_ctrl_c_keeps_finished_trials(tmp_path):
+    "Ctrl-C during `hp --cluster local:2`: exit 130, the finished trials saved (none as failed), the cluster gone."
+    pytest.importorskip('ray.tune')
+    from balls_fixture import write_fixture
+    data, out = write_fixture(tmp_path/'D', n_seq=20), tmp_path/'hp'
+    argv = [Path(sys.executable).parent/'balldetect', 'hp', '--model', 'forecast', '--profile', 'smoke', '--data-dir', data,
+            '--out', out, '--cluster', 'local:2', '--max-evals', '12']
+    before = _ray_processes()
+    p = subprocess.Popen(list(map(str, argv)), env=os.environ | dict(OMP_NUM_THREADS='1'), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while time.time() - t0 < 300 and p.poll() is None and not (out/'trials.jsonl').exists(): time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=300)[1]
+    assert p.returncode == 130 and 'interrupted' in err, err[-3000:]
+    recs = lines(out)
+    assert 1 <= len(recs) < 12 and all(r['status'] == 'ok' for r in recs), recs  # a stopped trial is not a failed one
+    assert len(load_trials(out)) == len(recs)
+    assert not _ray_processes() - before
