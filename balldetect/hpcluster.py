@@ -95,7 +95,7 @@ def _stop_nodes(procs:list, temp_dir:Path, timeout:float=60):
     psutil.wait_procs(tree, timeout=10)
     shutil.rmtree(temp_dir, ignore_errors=True)
 
-# %% ../nbs/09b_hpcluster.ipynb #1ce22502
+# %% ../nbs/09b_hpcluster.ipynb #6d211ff6
 def _connect(address:str, k:int=1, procs=(), temp_dir=None, t0:float=0, timeout:float=300):
     "Connect this process to the Ray cluster at `address`; wait until `k` nodes are alive."
     import ray
@@ -110,12 +110,13 @@ def local_cluster(k:int, n_cpus:int|None=None, n_gpus:int|None=None, timeout:flo
     "A Ray cluster of `k` nodes on 127.0.0.1 (the head is one), this process connected; stopped, all of it, on exit."
     import ray, torch
     n_gpus = torch.cuda.device_count() if n_gpus is None else n_gpus
+    gpu_names = (os.environ.get('CUDA_VISIBLE_DEVICES') or ','.join(map(str, range(n_gpus)))).split(',')
     temp_dir, t0, procs = Path(tempfile.mkdtemp(prefix='bdray_')), time.time(), []
     address = f'127.0.0.1:{(head_port := _free_ports(1)[0])}'
     try:
         for i, (cpus, gpus) in enumerate(node_shares(k, n_cpus or os.cpu_count(), n_gpus)):
             env = os.environ | dict(RAY_USAGE_STATS_ENABLED='0')
-            if n_gpus: env['CUDA_VISIBLE_DEVICES'] = ','.join(map(str, gpus))
+            if n_gpus: env['CUDA_VISIBLE_DEVICES'] = ','.join(gpu_names[g] for g in gpus)
             cmd = node_command(cpus, len(gpus), head_port=None if i else head_port, address=address, temp_dir=temp_dir)
             with open(temp_dir/f'node{i}.log', 'w') as log:
                 procs.append(subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
