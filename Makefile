@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 EXTRAS ?= all,dev
 IMPORTS ?= balldetect,torch,fastai,nbdev,papermill,hyperopt,pybullet
 
-.PHONY: setup apt install lab-env test check-sync nbtest pytest report lab data export clean-nbs
+.PHONY: setup apt install lab-env test check-sync nbtest pytest report lab data export clean-nbs hp-full
 
 setup: apt install lab-env
 
@@ -81,3 +81,11 @@ lab: setup
 	@echo "lab: starting JupyterLab on nbs/; open the http://127.0.0.1:$(LAB_PORT)/lab/tree/$(LAB_START)?token=... URL printed below"
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=nbs --LabApp.default_url=/lab/tree/$(LAB_START) \
 	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+# the earlier solution's search, 2 x 100 trials on the full profile, on a Ray cluster: CLUSTER=HOST:PORT joins a running
+# one; the default local:1 makes this machine a one-node cluster (one trial per GPU). Rerun to resume.
+CLUSTER ?= local:1
+HP_EVALS ?= 100
+hp-full: setup
+	$(BIN)/balldetect hp --model detect --profile full --max-evals $(HP_EVALS) --cluster $(CLUSTER) --out runs/hp_full_detect $(if $(DATA),--data-dir $(DATA),)
+	$(BIN)/balldetect hp --model forecast --profile full --max-evals $(HP_EVALS) --cluster $(CLUSTER) --out runs/hp_full_forecast $(if $(DATA),--data-dir $(DATA),)

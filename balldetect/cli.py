@@ -27,7 +27,8 @@ COMMANDS = {
 
 # %% ../nbs/11_cli.ipynb #bcbb4839
 OPTIONAL_DEPS = {'pybullet': 'sim', 'fastai': 'fastai', 'papermill': 'report', 'nbconvert': 'report',
-                 'matplotlib': 'report', 'pandas': 'report', 'ipykernel': 'report', 'hyperopt': 'hp'}
+                 'matplotlib': 'report', 'pandas': 'report', 'ipykernel': 'report', 'hyperopt': 'hp',
+                 'ray': 'hp'}
 
 def missing_extra(e:ModuleNotFoundError) -> str|None:
     "`needs <module>: pip install ...` when `e` is about an optional dependency, else None."

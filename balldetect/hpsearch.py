@@ -20,8 +20,8 @@ from .core import (DataError, PROFILES, atomic_path, get_profile, load_json, pro
 
 # %% auto #0
 __all__ = ['SPACES', 'HP_BUDGETS', 'TRAIN_KEYS', 'LOSS_DEFINITION', 'log_uniform', 'int_range', 'dropout_or_none', 'search_space',
-           'point_of', 'search_loss', 'search_config', 'toy_train', 'flat_params', 'make_objective', 'done_docs',
-           'trial_record', 'save_trials', 'load_trials', 'make_trials', 'best_trial', 'best_config', 'write_best',
+           'point_of', 'search_loss', 'search_config', 'toy_train', 'flat_params', 'local_worker', 'make_objective',
+           'done_docs', 'trial_record', 'save_trials', 'load_trials', 'best_trial', 'best_config', 'write_best',
            'hp_search', 'add_hp_args', 'run_hp', 'trials_frame', 'knob_columns', 'plot_loss_vs_knobs',
            'plot_best_so_far']
 
@@ -113,13 +113,18 @@ def _plain(o):
     "`o` with numpy scalars made Python numbers (JSON-ready)."
     return json.loads(json.dumps(o, default=lambda x: x.item() if hasattr(x, 'item') else str(x)))
 
+def local_worker() -> str:
+    "The host and process running this code (the `worker` of a trial run here)."
+    import os, socket
+    return f'{socket.gethostname()} pid {os.getpid()}'
+
 def make_objective(base:dict, train_fn, out):
     "A hyperopt objective: train `base` updated with the sampled point; report the validation loss."
     def objective(params):
         params = _plain(params); cfg = {**base, **params}
         key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
         cfg['out'] = str(Path(out)/'trials'/key)
-        res, t0 = dict(params=flat_params(params), config=cfg), time.time()
+        res, t0 = dict(params=flat_params(params), config=cfg, worker=local_worker()), time.time()
         try:
             r = train_fn(cfg)
             res['train'] = {k: r.get(k) for k in ('epochs_run', 'best_epoch', 'stop_reason', 'n_params', 'train_time_s')}
@@ -139,11 +144,11 @@ def done_docs(trials) -> list:
     return sorted((copy.deepcopy(d) for d in trials.trials if d['state'] == JOB_STATE_DONE), key=lambda d: d['tid'])
 
 def trial_record(doc:dict) -> dict:
-    "The JSON line of one trial: id, status, loss, time, the sampled knobs, metrics, error, full config."
+    "The JSON line of one trial: id, status, loss, time, the sampled knobs, metrics, error, worker, full config."
     r = doc['result']
     return dict(tid=doc['tid'], status=r.get('status'), loss=r.get('loss'), time_s=r.get('time_s'),
                 finished=str(doc.get('refresh_time')), params=r.get('params'), metrics=r.get('metrics'),
-                train=r.get('train'), error=r.get('error'), config=r.get('config'))
+                train=r.get('train'), error=r.get('error'), worker=r.get('worker'), config=r.get('config'))
 
 # %% ../nbs/09_hpsearch.ipynb #864d6bcd
 def save_trials(trials, out) -> Path:
@@ -160,18 +165,6 @@ def load_trials(out) -> Trials | None:
     if not p.exists(): return None
     try: return pickle.loads(p.read_bytes())
     except Exception as e: raise DataError(p, f'not a readable hyperopt Trials pickle ({e})') from None
-
-# %% ../nbs/09_hpsearch.ipynb #5a6a5c0b
-def make_trials(backend:str='file', exp_key:str='balldetect'):
-    "A fresh trials store: `file`, `spark[:N]` or a `mongo://host:port/db/jobs` URL."
-    if backend == 'file': return Trials()
-    if backend.partition(':')[0] == 'spark':
-        from hyperopt import SparkTrials  # needs pyspark
-        n = backend.partition(':')[2]; return SparkTrials(parallelism=int(n) if n else None)
-    if backend.startswith('mongo://'):
-        from hyperopt.mongoexp import MongoTrials  # needs pymongo and workers
-        return MongoTrials(backend, exp_key=exp_key)
-    raise ValueError(f"unknown trials backend {backend!r}; use file, spark[:N] or mongo://host:port/db/jobs")
 
 # %% ../nbs/09_hpsearch.ipynb #31d35a94
 TRAIN_KEYS = ('model', 'arch', 'arch_kwargs', 'lr', 'wd', 'bs', 'data_dir', 'seed')
@@ -256,7 +249,8 @@ def add_hp_args(p:argparse.ArgumentParser):
     p.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda, ...')
     p.add_argument('--epochs', type=int, default=None, help="epochs per trial (default: the profile's search budget)")
     p.add_argument('--time-budget', type=float, default=None, help="seconds per trial (default: the profile's search budget)")
-    p.add_argument('--backend', default='file', help='trials store: file, spark[:N] or mongo://host:port/db/jobs')
+    p.add_argument('--cluster', default=None, help='run trials in parallel on Ray: local:K (a cluster of K nodes on this machine, '
+                   'stopped afterwards) or HOST:PORT of a running cluster (default: one at a time in this process)')
     p.add_argument('--n-startup', type=int, default=10, help='random trials before TPE takes over')
 
 # %% ../nbs/09_hpsearch.ipynb #e6a55ddb
@@ -266,8 +260,12 @@ def run_hp(args, train_fn=None) -> int:
     if n < 1: raise ValueError(f'--max-evals must be at least 1, got {n}')
     out, t0 = Path(args.out or runs_dir()/f'hp_{args.model}'), time.time()
     base = search_config(args.model, args.profile, args.data_dir, args.seed, args.device, epochs=args.epochs, time_budget_s=args.time_budget)
-    hp_search(base, n, out, archs=args.arch, seed=args.seed, train_fn=train_fn, n_startup=args.n_startup,
-              trials_factory=partial(make_trials, args.backend, exp_key=out.name))
+    search = hp_search
+    if args.cluster:
+        try: from balldetect.hpcluster import cluster_search
+        except ImportError as e: raise RuntimeError(f"--cluster needs Ray Tune ({e}): pip install 'balldetect[hp]'") from None
+        search = partial(cluster_search, cluster=args.cluster)
+    search(base, n, out, archs=args.arch, seed=args.seed, train_fn=train_fn, n_startup=args.n_startup)
     s = load_json(out/'summary.json')
     if not s['n_ok']: raise RuntimeError(f"all {s['n_trials']} trials failed; see {out/'trials.jsonl'}")
     print(f"hp {args.model}: {s['n_trials']} trials ({s['n_failed']} failed), {time.time() - t0:.0f} s; "
@@ -279,12 +277,12 @@ def run_hp(args, train_fn=None) -> int:
 def _row(r:dict) -> dict:
     "A `trials_frame` row of one `trials.jsonl` record (list knobs joined: `512-256-128`)."
     knob, t = (lambda v: '-'.join(map(str, v)) if isinstance(v, list) else v), r.get('train') or {}
-    return dict(tid=r['tid'], status=r['status'], loss=r['loss'], time_s=r['time_s'], epochs_run=t.get('epochs_run'),
+    return dict(tid=r['tid'], status=r['status'], loss=r['loss'], time_s=r['time_s'], worker=r.get('worker'), epochs_run=t.get('epochs_run'),
                 n_params=t.get('n_params'), **{k: knob(v) for k, v in (r['params'] or {}).items()},
                 **{f'valid_{k}': v for k, v in (r['metrics'] or {}).items()})
 
 def trials_frame(folder):
-    "One row per trial of search `folder`: status, loss, time, epochs, size, the sampled knobs and validation metrics."
+    "One row per trial of search `folder`: status, loss, time, worker, epochs, size, the sampled knobs and validation metrics."
     import pandas as pd
     p = Path(folder)/'trials.jsonl'
     if not p.exists(): raise FileNotFoundError(f'{p} not found: not a search folder (run `balldetect hp` first)')
@@ -298,7 +296,7 @@ def _log_y(loss) -> bool:
 
 def knob_columns(df) -> list:
     "The columns of `trials_frame` that are sampled knobs."
-    return [c for c in df.columns if c not in ('status', 'loss', 'time_s', 'epochs_run', 'n_params') and not c.startswith('valid_')]
+    return [c for c in df.columns if c not in ('status', 'loss', 'time_s', 'worker', 'epochs_run', 'n_params') and not c.startswith('valid_')]
 
 def plot_loss_vs_knobs(df, ncols:int=4):
     "Loss against each knob, one panel each (successful trials, coloured by architecture); returns the figure."

@@ -81,8 +81,8 @@ def test_cli_errors(tmp_path, capsys):
     assert 'max-evals must be at least 1' in capsys.readouterr().err
     assert main(['hp', '--model', 'forecast', '--arch', 'cnn', '--out', str(tmp_path/'b')]) == 1
     assert 'choose from mlp, physics' in capsys.readouterr().err
-    assert main(['hp', '--model', 'forecast', '--backend', 'redis', '--out', str(tmp_path/'c')]) == 1
-    assert 'unknown trials backend' in capsys.readouterr().err
+    assert main(['hp', '--model', 'forecast', '--cluster', 'local:0', '--out', str(tmp_path/'c')]) == 1
+    assert 'expected local:K with K >= 1' in capsys.readouterr().err and not (tmp_path/'c').exists()
     assert main(['hp', '--model', 'forecast', '--max-evals', '1', '--data-dir', str(tmp_path/'none'), '--out', str(tmp_path/'d')]) == 1
     assert 'no such data folder' in capsys.readouterr().err  # bad data stops the search: it is not a failed trial
 
@@ -119,3 +119,65 @@ def test_summary_notebook_runs_under_papermill(tmp_path):
     assert m['n_trials'] == 5 and not m['stand_in'] and m['best_config']['model'] == 'forecast'
     assert all((tmp_path/'out'/f).stat().st_size > 1000 for f in m['figures'])
     assert sorted(p.name for p in nb.parent.iterdir()) == before
+
+
+def _ray_processes() -> set:
+    "Ray processes alive now: GCS, raylets, their agents and workers, and local-cluster nodes (`ray start`)."
+    import psutil
+    found = set()
+    for p in psutil.process_iter(['name', 'cmdline']):
+        cmd = ' '.join(p.info['cmdline'] or [])
+        if p.info['name'] in ('raylet', 'gcs_server') or (p.info['name'] or '').startswith('ray::') \
+           or '/site-packages/ray/' in cmd or 'bdray_' in cmd:
+            found.add(p.pid)
+    return found
+
+def test_cli_cluster_search_resume_then_train(tmp_path):
+    "`hp --cluster local:2`: 4 real trainings on 2 nodes, resumed to 5, no process left; best.json trains."
+    pytest.importorskip('ray.tune')
+    from balls_fixture import write_fixture
+    import tempfile
+    data, out = write_fixture(tmp_path/'D', n_seq=20), tmp_path/'hp'
+    bd = Path(sys.executable).parent/'balldetect'
+    env = os.environ | dict(OMP_NUM_THREADS='1')
+    argv = [bd, 'hp', '--model', 'forecast', '--profile', 'smoke', '--data-dir', data, '--out', out, '--cluster', 'local:2',
+            '--n-startup', '3']
+    before, tmp_dirs = _ray_processes(), set(Path(tempfile.gettempdir()).glob('bdray_*'))
+    r = subprocess.run([*map(str, argv), '--max-evals', '4'], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    recs = lines(out)
+    assert len(recs) == 4 and all(r['status'] == 'ok' for r in recs), recs
+    nodes = {r['worker'].split(' pid ')[0] for r in recs}
+    assert len(nodes) == 2, nodes                             # the trials ran on both workers
+    assert not _ray_processes() - before                       # the cluster is gone, and with it its sockets
+    assert set(Path(tempfile.gettempdir()).glob('bdray_*')) == tmp_dirs
+    r = subprocess.run([*map(str, argv), '--max-evals', '5'], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert lines(out)[:4] == recs and len(lines(out)) == 5    # resumed: the 4 kept as they were, exactly 1 more
+    assert len(load_trials(out)) == 5 and load_json(out/'summary.json')['n_trials'] == 5
+    assert not _ray_processes() - before
+    r = subprocess.run([str(bd), 'train', '--config', str(out/'best.json'), '--profile', 'smoke', '--out', str(tmp_path/'best'),
+                        '--quiet'], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert load_json(tmp_path/'best'/'metrics.json')['arch'] == load_json(out/'best.json')['arch']
+
+
+def test_cli_cluster_ctrl_c_keeps_finished_trials(tmp_path):
+    "Ctrl-C during `hp --cluster local:2`: exit 130, the finished trials saved (none as failed), the cluster gone."
+    pytest.importorskip('ray.tune')
+    from balls_fixture import write_fixture
+    data, out = write_fixture(tmp_path/'D', n_seq=20), tmp_path/'hp'
+    argv = [Path(sys.executable).parent/'balldetect', 'hp', '--model', 'forecast', '--profile', 'smoke', '--data-dir', data,
+            '--out', out, '--cluster', 'local:2', '--max-evals', '12']
+    before = _ray_processes()
+    p = subprocess.Popen(list(map(str, argv)), env=os.environ | dict(OMP_NUM_THREADS='1'), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while time.time() - t0 < 300 and p.poll() is None and not (out/'trials.jsonl').exists(): time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=300)[1]
+    assert p.returncode == 130 and 'interrupted' in err, err[-3000:]
+    recs = lines(out)
+    assert 1 <= len(recs) < 12 and all(r['status'] == 'ok' for r in recs), recs  # a stopped trial is not a failed one
+    assert len(load_trials(out)) == len(recs)
+    assert not _ray_processes() - before
