@@ -149,7 +149,7 @@ FORECASTER_DEFAULTS = {
     'mlp': dict(lr=9.9e-5, wd=2e-4, bs=32, opt='adam', sched=('step', 40, 0.3),
                 epochs=dict(smoke=2, default=30, full=400), patience=40, windows=False),
     'physics': dict(lr=2e-3, wd=1e-4, bs=128, opt='adamw', sched='onecycle',
-                    epochs=dict(smoke=2, default=30, full=100), patience=30, windows=True),
+                    epochs=dict(smoke=2, default=200, full=200), patience=30, windows=True),
 }
 
 # %% ../nbs/07_forecaster.ipynb #df9f41b6

@@ -32,7 +32,7 @@ EXPERIMENTS = [
 
 # the default report must fit 30 minutes on 2 CPU cores: these runs get a time box there
 DEFAULT_PROFILE_LIMITS = {'detector_heatmap': dict(time_budget_s=420), 'detector_ref': dict(time_budget_s=180),
-                          'forecaster_physics': dict(time_budget_s=150), 'forecaster_mlp': dict(time_budget_s=90),
+                          'forecaster_physics': dict(time_budget_s=240), 'forecaster_mlp': dict(time_budget_s=90),
                           'fastai_detector_colours': dict(time_budget_s=90), 'hp_search': dict(max_evals=4)}
 
 # the forecasters are also scored on the real course sequences when a checkout sits beside ../shared/reference
