@@ -248,12 +248,9 @@ class DomainRandomCB(Callback):
     def __init__(self, **settings): self.settings = settings
     def before_batch(self, learn):
         if not learn.training: return
-        img, presence, boxes = learn.batch
-        as_bytes = img.dtype == torch.uint8
-        x = img.float() / 255 if as_bytes else img
-        x, boxes = domain_randomise(x, boxes, **self.settings)
-        if as_bytes: x = x.mul(255).round_().to(torch.uint8)
-        learn.batch = (x, presence, boxes)
+        img, presence, boxes = learn.batch                              # images float in [0, 1]
+        img, boxes = domain_randomise(img, boxes, **self.settings)
+        learn.batch = (img, presence, boxes)
 
 # %% ../nbs/06_detector.ipynb #996d9bb2
 DETECTORS = {'ref': RefDetector, 'heatmap': HeatmapDetector}

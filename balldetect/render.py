@@ -153,12 +153,15 @@ def render_background(rng:np.random.Generator, kind:str|None=None) -> np.ndarray
     kind = kind or FLOOR_KINDS[rng.integers(len(FLOOR_KINDS))]
     return draw_walls(floor_texture(kind, rng), rng)
 
-def render_frame(bg:np.ndarray, ext:np.ndarray, colours, masks:bool=False):
+def render_frame(bg:np.ndarray, ext:np.ndarray, colours, masks:bool=False,
+                 albedo:dict=BALL_ALBEDO, # RGB per colour name
+                 draw:dict=BALL_DRAW, # where a ball is drawn against its label extent (`drawn_extents`)
+                ):
     "uint8 (100, 100, 3) frame of balls with label extents `ext` (3, 4) and colour indices `colours` on `bg`; optionally the ball masks (3, 100, 100)."
     img = bg.copy()
-    drawn = drawn_extents(ext)
+    drawn = drawn_extents(ext, **draw)
     for e in drawn: draw_shadow(img, e)
-    m = np.stack([draw_ball(img, e, BALL_ALBEDO[COLOURS[c]]) for e, c in zip(drawn, colours)])
+    m = np.stack([draw_ball(img, e, albedo[COLOURS[c]]) for e, c in zip(drawn, colours)])
     img = np.clip(np.floor(img + 0.5), 0, 255).astype(np.uint8)
     return (img, m) if masks else img
 

@@ -13,9 +13,9 @@ from .core import (DataError, project_root, reports_dir, datasets_dir, get_profi
                              folder_lock)
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'MATHJAX', 'PRINT_CSS', 'real_sequences_dir', 'real_images_dir',
-           'experiments_dir', 'resolve_params', 'StepLog', 'report_data', 'kernel_output_to', 'run_experiment',
-           'export_html', 'find_chromium', 'print_pdf', 'pdf_pages', 'build_report', 'add_report_args', 'run_report']
+__all__ = ['EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'REAL_SAMPLES', 'MATHJAX', 'PRINT_CSS', 'real_sample_dir', 'experiments_dir',
+           'resolve_params', 'StepLog', 'report_data', 'kernel_output_to', 'run_experiment', 'export_html',
+           'find_chromium', 'print_pdf', 'pdf_pages', 'build_report', 'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
 EXPERIMENTS = [
@@ -35,15 +35,13 @@ DEFAULT_PROFILE_LIMITS = {'detector_heatmap': dict(time_budget_s=420), 'detector
                           'forecaster_physics': dict(time_budget_s=240), 'forecaster_mlp': dict(time_budget_s=90),
                           'fastai_detector_colours': dict(time_budget_s=90), 'hp_search': dict(max_evals=4)}
 
-# the forecasters are also scored on the real course sequences when a checkout sits beside ../shared/reference
-def real_sequences_dir() -> Path|None:
-    "The real sample of course sequences beside the checkout, if present (never needed)."
-    p = project_root().parent/'shared'/'reference'/'mini_balls_seq_sample'
-    return p if p.is_dir() else None
+# trained models are also scored on the real course samples when a checkout sits beside ../shared/reference
+REAL_SAMPLES = {'train_detector.ipynb': 'mini_balls_sample', 'train_forecaster.ipynb': 'mini_balls_seq_sample'}
 
-def real_images_dir() -> Path|None:
-    "The real sample of course images beside the checkout, if present (never needed)."
-    p = project_root().parent/'shared'/'reference'/'mini_balls_sample'
+def real_sample_dir(template:str) -> Path|None:
+    "The real sample beside the checkout that runs of experiment `template` are also scored on, if present (never needed)."
+    if template not in REAL_SAMPLES: return None
+    p = project_root().parent/'shared'/'reference'/REAL_SAMPLES[template]
     return p if p.is_dir() else None
 
 def experiments_dir() -> Path: "The papermill templates."; return project_root()/'nbs'/'experiments'
@@ -178,8 +176,7 @@ def build_report(profile:str='default', # run profile for every experiment: smok
     statuses = []
     for name, nb, params in todo:
         limits = DEFAULT_PROFILE_LIMITS.get(name, {}) if profile == 'default' else {}
-        if nb == 'train_forecaster.ipynb' and real_sequences_dir(): limits['real_dir'] = str(real_sequences_dir())
-        if nb == 'train_detector.ipynb' and real_images_dir(): limits['real_dir'] = str(real_images_dir())
+        if real := real_sample_dir(nb): limits['real_dir'] = str(real)
         p = resolve_params(dict(params, profile=profile, data_dir=str(data_dir), device=device, **limits), runs/name, profile)
         res = run_experiment(name, nb, p, runs)
         statuses.append(res); log(f'{name}: {res["status"]} in {res["duration_s"]:.0f}s' + (f' ({res["error"]})' if res['error'] else ''))

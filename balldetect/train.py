@@ -187,7 +187,8 @@ def train(config:dict) -> dict:
     device, rank, world = init_distributed(cfg['device'])
     if rank == 0: ensure_data(cfg)
     barrier()
-    if cfg.get('augment') is None: cfg['augment'] = task == 'detect' and data_source(cfg['data_dir']) == 'synthetic'
+    source = data_source(cfg['data_dir'])
+    if cfg.get('augment') is None: cfg['augment'] = task == 'detect' and source == 'synthetic'
     dss, train_dl, valid_dl = make_loaders(cfg, device, rank, world)
     fp = data_fingerprint(dss)
     note = schedule_fallback(cfg['sched'], cfg['epochs'], len(train_dl))  # checked before `out` is touched
@@ -200,7 +201,7 @@ def train(config:dict) -> dict:
         n_params = sum(p.numel() for p in model.parameters())
         if cfg['compile']: model.compile()
         meta = dict(config=cfg, split={k: ds.indices for k, ds in dss.items()}, data_fingerprint=fp,
-                    data_source=data_source(cfg['data_dir']), n_params=n_params, world_size=world)
+                    data_source=source, n_params=n_params, world_size=world)
         if rank == 0: save_json(cfg, out/'config.json')
         learn = make_learner(cfg, model, train_dl, valid_dl, meta, resume)
         if world > 1: distribute(learn, rank, world)
