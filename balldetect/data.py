@@ -212,28 +212,28 @@ class FolderDataset(Dataset):
     "Base of the datasets: the validated arrays of one folder and the rows chosen by `indices`."
     kind = 'mini_balls'
     def __init__(self, path, indices=None, *, cache:bool=True, _arrays=None):
-        self.a = _arrays or open_folder(path, self.kind, cache)
-        self.folder, idx = self.a['folder'], self.a['index']
+        self.arrays = _arrays or open_folder(path, self.kind, cache)
+        self.folder, idx = self.arrays['folder'], self.arrays['index']
         self.rows = np.arange(len(idx)) if indices is None else self._rows(np.asarray(indices, dtype=np.int64).reshape(-1))
         self.setup()
     def _rows(self, want):
-        idx = self.a['index']; pos = np.searchsorted(idx, want).clip(0, len(idx) - 1)
+        idx = self.arrays['index']; pos = np.searchsorted(idx, want).clip(0, len(idx) - 1)
         if (miss := want[idx[pos] != want]).size: raise DataError(self.folder, f'no item {miss[0]} (asked for by indices; '
                                                                   f'{miss.size} missing)')
         return pos
     def setup(self): pass
     def __len__(self): return len(self.rows)
     @property
-    def indices(self) -> list: "File indices of the items."; return self.a['index'][self.rows].tolist()
-    def subset(self, indices): "The same data restricted to file `indices`."; return type(self)(None, indices, _arrays=self.a)
+    def indices(self) -> list: "File indices of the items."; return self.arrays['index'][self.rows].tolist()
+    def subset(self, indices): "The same data restricted to file `indices`."; return type(self)(None, indices, _arrays=self.arrays)
     def __repr__(self): return f'{type(self).__name__}({str(self.folder)!r}, {len(self)} items)'
 
 # %% ../nbs/02_data.ipynb #fe1b4116
 class DetectionDataset(FolderDataset):
     "`mini_balls/` items `(img (3,100,100) float32 in [0,1], presence (9,) float32, boxes (9,4) px)`."
     def setup(self):
-        self.images = torch.from_numpy(self.a['images'])  # (N, 3, 100, 100) uint8, all rows of the folder
-        lab = torch.from_numpy(self.a['labels']); self.presence, self.boxes = lab[..., 0], lab[..., 1:].contiguous()
+        self.images = torch.from_numpy(self.arrays['images'])  # (N, 3, 100, 100) uint8, all rows of the folder
+        lab = torch.from_numpy(self.arrays['labels']); self.presence, self.boxes = lab[..., 0], lab[..., 1:].contiguous()
     def __getitem__(self, i):
         r = self.rows[i]; return self.images[r].float().div_(255), self.presence[r], self.boxes[r]
     def tensors(self):
@@ -245,7 +245,7 @@ class PresentBoxesDataset(DetectionDataset):
     "`mini_balls/` items `(img, colours (3,) long, boxes (3,4) px)`: the three present balls in colour order."
     def setup(self):
         super().setup()
-        self.colours = torch.from_numpy(np.nonzero(self.a['labels'][..., 0])[1].reshape(-1, N_BALLS))  # (N, 3)
+        self.colours = torch.from_numpy(np.nonzero(self.arrays['labels'][..., 0])[1].reshape(-1, N_BALLS))  # (N, 3)
         self.boxes3 = torch.gather(self.boxes, 1, self.colours[..., None].expand(-1, -1, 4))  # (N, 3, 4)
     def __getitem__(self, i):
         r = self.rows[i]; return self.images[r].float().div_(255), self.colours[r], self.boxes3[r]
@@ -258,12 +258,12 @@ class SequenceDataset(FolderDataset):
         self.n_obs = n_obs; super().__init__(path, indices, cache=cache, _arrays=_arrays)
     def setup(self):
         assert 1 <= self.n_obs < N_STEPS, f'n_obs must be in 1..{N_STEPS - 1}, got {self.n_obs}'
-        pres = self.a['presence']; self.colours = torch.from_numpy(pres)  # (N, 9)
+        pres = self.arrays['presence']; self.colours = torch.from_numpy(pres)  # (N, 9)
         cols = np.nonzero(pres)[1].reshape(-1, N_BALLS)  # (N, 3)
-        self.seq = torch.from_numpy(np.take_along_axis(self.a['boxes'], cols[:, None, :, None], 2))  # (N, 20, 3, 4)
+        self.seq = torch.from_numpy(np.take_along_axis(self.arrays['boxes'], cols[:, None, :, None], 2))  # (N, 20, 3, 4)
     def __getitem__(self, i):
         r = self.rows[i]; return self.seq[r, :self.n_obs], self.colours[r], self.seq[r, self.n_obs]
-    def subset(self, indices): return type(self)(None, indices, n_obs=self.n_obs, _arrays=self.a)
+    def subset(self, indices): return type(self)(None, indices, n_obs=self.n_obs, _arrays=self.arrays)
     def tensors(self):
         "All items at once: `(obs (N,n_obs,3,4), colours (N,9), target (N,3,4))`."
         r = torch.from_numpy(self.rows); return self.seq[r, :self.n_obs], self.colours[r], self.seq[r, self.n_obs]
@@ -357,7 +357,7 @@ def get_datasets(data_dir, task:str='detect', split=None, *, seed:int=0, cache:b
     "The train/valid/test datasets of `task` (see `TASKS`) over `data_dir`, split by sequence."
     if task not in TASKS: raise ValueError(f'unknown task {task!r}; choose one of {", ".join(TASKS)}')
     cls, sp = TASKS[task], load_split(data_dir, split, seed=seed)
-    full = cls(data_dir, cache=cache, **kw); have = set(full.a['index'].tolist())
+    full = cls(data_dir, cache=cache, **kw); have = set(full.arrays['index'].tolist())
     want = (lambda ids: detection_indices(ids)) if cls.kind == 'mini_balls' else (lambda ids: ids)
     return {k: full.subset([i for i in want(sp[k]) if i in have]) for k in SPLIT_PARTS}
 

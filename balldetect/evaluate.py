@@ -6,63 +6,20 @@ Docs: https://balldetect.github.io/balldetect/evaluate.html.md"""
 
 # %% ../nbs/08b_evaluate.ipynb #4d8e477c
 from __future__ import annotations
-import argparse, importlib
+import argparse
 from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 from PIL import Image, UnidentifiedImageError
-from .core import COLOURS, IMG_SIZE, N_BALLS, DataError, datasets_dir, get_device, save_json
+from .core import COLOURS, IMG_SIZE, N_BALLS, DataError, datasets_dir, save_json
 from .data import DetectionDataset, SequenceDataset, detection_indices, load_split
-from .learner import load_checkpoint, to_device
-from .metrics import detection_metrics, forecast_metrics
+from .models import (baseline_scores, check_task, format_scores, get_preds, load_model,
+                               model_scores)
 
 # %% auto #0
-__all__ = ['MODEL_REGISTRIES', 'EVAL_DATASETS', 'N_INPUTS', 'METRIC_FNS', 'check_task', 'registry', 'build_model', 'load_model',
-           'parse_indices', 'eval_dataset', 'get_preds', 'model_scores', 'baseline_scores', 'evaluate', 'format_scores',
-           'read_image', 'predict', 'format_prediction', 'add_evaluate_args', 'run_evaluate', 'add_predict_args',
-           'png_paths', 'run_predict']
-
-# %% ../nbs/08b_evaluate.ipynb #9ea0880f
-MODEL_REGISTRIES = {'detect': ('balldetect.detector', 'DETECTORS', 'DETECTOR_DEFAULTS'),
-                    'forecast': ('balldetect.forecaster', 'FORECASTERS', 'FORECASTER_DEFAULTS')}
-EVAL_DATASETS = {'detect': DetectionDataset, 'forecast': SequenceDataset}
-N_INPUTS = {'detect': 1, 'forecast': 2}  # detection: (img,) -> (presence, boxes); forecast: (obs, colours) -> (target,)
-METRIC_FNS = {'detect': detection_metrics, 'forecast': forecast_metrics}
-
-def check_task(task) -> str:
-    "`task` if it is `detect` or `forecast`, else a `ValueError` that says so."
-    if task not in MODEL_REGISTRIES: raise ValueError(f"unknown model {task!r}; choose detect or forecast")
-    return task
-
-# %% ../nbs/08b_evaluate.ipynb #e5deda0e
-def registry(task:str) -> tuple:
-    "The architectures of `task` (name -> class) and their training defaults."
-    mod, models, defaults = MODEL_REGISTRIES[check_task(task)]
-    m = importlib.import_module(mod)
-    return getattr(m, models), getattr(m, defaults)
-
-def build_model(task:str, arch:str, arch_kwargs:dict|None=None) -> nn.Module:
-    "A fresh `arch` model of `task` built with keyword arguments `arch_kwargs`."
-    models, _ = registry(task)
-    if arch not in models: raise ValueError(f"unknown {task} arch {arch!r}; choose one of {', '.join(models)}")
-    try: return models[arch](**(arch_kwargs or {}))
-    except TypeError as e: raise ValueError(f"bad arch_kwargs for {task} arch {arch!r}: {e}") from None
-
-# %% ../nbs/08b_evaluate.ipynb #3cb33501
-def load_model(checkpoint, task:str|None=None, device='cpu') -> tuple:
-    "The model stored in `checkpoint` (eval mode, on `device`) and the checkpoint dict; `task` checks its kind."
-    ck = load_checkpoint(checkpoint); cfg = ck.get('config') or {}
-    weights = ck.get('model', (ck.get('state') or {}).get('model'))
-    if weights is None or cfg.get('model') not in MODEL_REGISTRIES or 'arch' not in cfg:
-        raise DataError(checkpoint, 'holds no model weights and config (use the best.pt of a training run)')
-    if task is not None and cfg['model'] != check_task(task):
-        raise DataError(checkpoint, f"is a {cfg['model']} checkpoint ({cfg['arch']}), not a {task} one")
-    model = build_model(cfg['model'], cfg['arch'], cfg.get('arch_kwargs'))
-    try: model.load_state_dict(weights)
-    except RuntimeError as e: raise DataError(checkpoint, f"weights do not fit {cfg['model']} arch {cfg['arch']!r} ({str(e)[:200]})") from None
-    return model.to(get_device(device)).eval(), ck
+__all__ = ['EVAL_DATASETS', 'parse_indices', 'eval_dataset', 'evaluate', 'read_image', 'predict', 'format_prediction',
+           'add_evaluate_args', 'run_evaluate', 'add_predict_args', 'png_paths', 'run_predict']
 
 # %% ../nbs/08b_evaluate.ipynb #4b60220c
 def parse_indices(spec:str, available:list) -> list:
@@ -76,6 +33,8 @@ def parse_indices(spec:str, available:list) -> list:
     except ValueError: raise ValueError(f"indices {spec!r}: expected a:b, a:, :b, n or a,b,c (integers)") from None
 
 # %% ../nbs/08b_evaluate.ipynb #dfae8ad1
+EVAL_DATASETS = {'detect': DetectionDataset, 'forecast': SequenceDataset}
+
 def eval_dataset(task:str, data_dir, indices:str|None=None, split:str='test', max_items:int|None=None):
     "The items of `data_dir` to score: `indices` if given, else part `split` of its split (at most `max_items`)."
     full = EVAL_DATASETS[check_task(task)](data_dir)
@@ -89,55 +48,17 @@ def eval_dataset(task:str, data_dir, indices:str|None=None, split:str='test', ma
     if not ids: raise DataError(data_dir, f"no {task} items selected ({f'indices {indices}' if indices else f'split part {split}'})")
     return full.subset(ids)
 
-# %% ../nbs/08b_evaluate.ipynb #a00db2db
-@torch.no_grad()
-def get_preds(model, dl, *, n_inp:int=1, device='cpu') -> tuple:
-    "Decoded predictions and targets of `model` over batches `dl`: `(preds tuple, targets tuple)` on CPU."
-    device = get_device(device); model.to(device).eval()
-    dec = getattr(model, 'decode', None); preds, targs = [], []
-    for b in dl:
-        b = to_device(b, device); raw = model(*b[:n_inp]); p = dec(raw) if dec else raw
-        preds.append([o.float().cpu() for o in (p if isinstance(p, (tuple, list)) else (p,))]); targs.append([o.cpu() for o in b[n_inp:]])
-    cat = lambda bs: tuple(torch.cat(o) for o in zip(*bs))
-    return cat(preds), cat(targs)
-
-# %% ../nbs/08b_evaluate.ipynb #ee6aa1f9
-def model_scores(model, ds, task:str, *, bs:int=128, device='auto') -> dict:
-    "Metrics of `model` on dataset `ds` of `task`."
-    preds, targs = get_preds(model, DataLoader(ds, bs), n_inp=N_INPUTS[task], device=device)
-    return METRIC_FNS[task](*preds, *targs)
-
-def baseline_scores(task:str, ds) -> dict:
-    "Metrics of the baselines of `task` on the items of `ds` (name -> metrics)."
-    from balldetect import baselines as B
-    if task == 'detect':
-        imgs, presence, boxes = ds.tensors()  # uint8 (N, 3, 100, 100), (N, 9), (N, 9, 4)
-        probs, pb = B.ColourThresholdDetector().predict(imgs.float() / 255)
-        return {'colour_threshold': detection_metrics(probs, pb, presence, boxes)}
-    obs, _, target = ds.tensors()  # (N, 19, 3, 4), (N, 9), (N, 3, 4)
-    return {name: forecast_metrics(fn(obs), target) for name, fn in B.FORECAST_BASELINES.items()}
-
 # %% ../nbs/08b_evaluate.ipynb #ffd09500
 def evaluate(model, data_dir, *, task:str|None=None, indices:str|None=None, split:str='test', bs:int=128,
              device='auto', baselines:bool=True, max_items:int|None=None) -> dict:
     "Metrics of `model` (module or checkpoint path) and of the baselines on items of `data_dir`."
-    if not isinstance(model, nn.Module): model, ck = load_model(model, task, device); task = ck['config']['model']
+    if not isinstance(model, nn.Module): model, ck = load_model(model, task, device); task = ck['config']['task']
     if task is None: raise ValueError("evaluate: give `task` ('detect' or 'forecast') with a model object")
     ds = eval_dataset(task, data_dir, indices, split, max_items)
     res = dict(task=task, data_dir=str(data_dir), items=f'indices {indices}' if indices is not None else f'split {split}',
-               n_items=len(ds), model=model_scores(model, ds, task, bs=bs, device=device))
+               n_items=len(ds), scores=model_scores(model, ds, task, bs=bs, device=device))
     if baselines: res['baselines'] = baseline_scores(task, ds)
     return res
-
-# %% ../nbs/08b_evaluate.ipynb #fd0b56d7
-def format_scores(model:dict, baselines:dict|None=None, name:str='model') -> str:
-    "A fixed-width table of the metrics of the model and the baselines."
-    rows = {name: model, **(baselines or {})}
-    keys = [k for k in model if isinstance(model[k], (int, float))]
-    w = max(len(r) for r in rows)
-    lines = [f"{'':{w}}  " + '  '.join(f'{k:>13}' for k in keys)]
-    lines += [f'{r:{w}}  ' + '  '.join(f'{m.get(k, float("nan")):13.4f}' for k in keys) for r, m in rows.items()]
-    return '\n'.join(lines)
 
 # %% ../nbs/08b_evaluate.ipynb #6fa8e832
 def read_image(path) -> np.ndarray:
@@ -185,11 +106,11 @@ def run_evaluate(args) -> int:
     "`balldetect evaluate`: print the metrics of the checkpoint and the baselines; 0 on success."
     model, ck = load_model(args.checkpoint, args.model, args.device)
     data_dir = args.data_dir or ck['config'].get('data_dir') or datasets_dir()/'sim'
-    res = evaluate(model, data_dir, task=ck['config']['model'], indices=args.indices, split=args.split,
+    res = evaluate(model, data_dir, task=ck['config']['task'], indices=args.indices, split=args.split,
                    bs=args.bs, device=args.device, baselines=not args.no_baselines)
     res['checkpoint'] = str(args.checkpoint)
     print(f"{res['task']} {ck['config']['arch']} on {res['data_dir']} ({res['items']}, {res['n_items']} items)")
-    print(format_scores(res['model'], res.get('baselines'), ck['config']['arch']))
+    print(format_scores(res['scores'], res.get('baselines'), ck['config']['arch']))
     if args.json: save_json(res, args.json); print(f'wrote {args.json}')
     return 0
 

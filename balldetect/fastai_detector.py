@@ -390,7 +390,7 @@ def train_fastai_detector(data_dir, # dataset folder (e.g. datasets/sim)
         metrics = fastai_detection_metrics(learn, tdl, task, preds)
         show_results(learn, tdl, max_n=8, path=out/'results.png')
         learn.export('export.pkl')
-    res = dict(status='ok', model='detect', arch=f"fastai_{cfg['arch']}", framework='fastai', task=task, metrics=metrics,
+    res = dict(status='ok', task='detect', arch=f"fastai_{cfg['arch']}", framework='fastai', subtask=task, metrics=metrics,
                test=metrics, n_params=sum(p.numel() for p in learn.model.parameters()), device=str(dls.device),
                threads=threads, profile=profile, pretrained=pre['pretrained'], pretrained_reason=pre['reason'], seed=seed,
                n_test=len(tdl.dataset), img_size=cfg['size'], confusion=colour_confusion(preds[0], preds[2]).tolist(), **fit)

@@ -178,7 +178,7 @@ def train_fastai_forecaster(data_dir, # dataset folder (e.g. datasets/sim)
         rollout = rollout_scores(learn.model, data_dir, rollout_from, cfg['n_test'], seed)
         show_forecasts(data_dir, pred, n=8, path=out/'results.png')
         learn.export('export.pkl')
-    res = dict(status='ok', model='forecast', arch=f'fastai_{arch}', framework='fastai', metrics=metrics, test=metrics,
+    res = dict(status='ok', task='forecast', arch=f'fastai_{arch}', framework='fastai', metrics=metrics, test=metrics,
                rollout=rollout, n_params=sum(p.numel() for p in learn.model.parameters()), device=str(dls.device),
                threads=threads, profile=profile, pretrained=False, pretrained_reason='no pretrained forecasters', seed=seed,
                n_test=len(tdl.dataset), **fit)

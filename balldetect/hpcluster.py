@@ -200,7 +200,7 @@ def cluster_search(base:dict, max_evals:int, out, *, cluster:str, archs=None, se
                    n_startup:int=10, progress:bool=True):
     "Run or resume the TPE search of `hp_search` on the Ray cluster `cluster` (`local:K` or an address)."
     import ray
-    out, task = Path(out), base['model']
+    out, task = Path(out), base['task']
     archs = list(archs or SPACES[task]); space = search_space(task, archs)
     parse_cluster(cluster)
     _check_meta(out, dict(base=base, archs=archs, seed=seed, n_startup=n_startup))

@@ -90,7 +90,7 @@ HP_BUDGETS = {'smoke':   dict(epochs=1, patience=1, time_budget_s=30),
 def search_config(task:str, profile:str='default', data_dir=None, seed:int=0, device:str='auto', **overrides) -> dict:
     "The train config every trial starts from: task, data, the profile's short budget, no test scoring."
     get_profile(profile)
-    cfg = dict(model=task, profile=profile, data_dir=None if data_dir is None else str(data_dir), seed=seed,
+    cfg = dict(task=task, profile=profile, data_dir=None if data_dir is None else str(data_dir), seed=seed,
                device=device, evaluate_test=False, resume=True, progress=False, **HP_BUDGETS[profile])
     return {**cfg, **{k: v for k, v in overrides.items() if v is not None}}
 
@@ -101,7 +101,7 @@ def toy_train(config:dict) -> dict:
     drop = sum(v for k, v in kw.items() if 'drop' in k and isinstance(v, float))
     x = (math.log10(lr) + 2.5)**2 + 0.1 * (math.log10(wd) + 5)**2 + 0.5 * drop + 0.01 * math.log2(config.get('bs', 32))
     x = float('nan') if lr > 0.02 else x
-    m = dict(mean_iou=1 / (1 + x), colour_set_acc=1.0, centre_err_px=x) if config['model'] == 'detect' else dict(mse_px2=1 + x)
+    m = dict(mean_iou=1 / (1 + x), colour_set_acc=1.0, centre_err_px=x) if config['task'] == 'detect' else dict(mse_px2=1 + x)
     return dict(status='ok', error=None, valid=m, test=None, epochs_run=config.get('epochs', 1), n_params=0)
 
 # %% ../nbs/09_hpsearch.ipynb #ba6a2e6f
@@ -130,7 +130,7 @@ def make_objective(base:dict, train_fn, out):
             res['train'] = {k: r.get(k) for k in ('epochs_run', 'best_epoch', 'stop_reason', 'n_params', 'train_time_s')}
             if r.get('status', 'ok') != 'ok': raise FloatingPointError(r.get('error') or r['status'])
             if not r.get('valid'): raise RuntimeError('training gave no validation metrics')
-            metrics = _plain(r['valid']); loss = float(search_loss(cfg['model'], metrics))
+            metrics = _plain(r['valid']); loss = float(search_loss(cfg['task'], metrics))
             if not math.isfinite(loss): raise FloatingPointError(f'validation loss is {loss}')
             return res | dict(status=STATUS_OK, loss=loss, metrics=metrics, time_s=round(time.time() - t0, 2))
         except DataError: raise
@@ -167,7 +167,7 @@ def load_trials(out) -> Trials | None:
     except Exception as e: raise DataError(p, f'not a readable hyperopt Trials pickle ({e})') from None
 
 # %% ../nbs/09_hpsearch.ipynb #31d35a94
-TRAIN_KEYS = ('model', 'arch', 'arch_kwargs', 'lr', 'wd', 'bs', 'data_dir', 'seed')
+TRAIN_KEYS = ('task', 'arch', 'arch_kwargs', 'lr', 'wd', 'bs', 'data_dir', 'seed')
 LOSS_DEFINITION = {'detect': '(1 - mean_iou) + (1 - colour_set_acc) + 0.001 * centre_err_px on the validation split',
                    'forecast': 'mse_px2 on the validation split'}
 
@@ -185,7 +185,7 @@ def best_config(trials) -> dict | None:
 def write_best(trials, out) -> dict:
     "Write `out/best.json` (the winner's train config, when there is one) and `out/summary.json`; return the summary."
     docs, d = done_docs(trials), best_trial(trials)
-    res = [o['result'] for o in docs]; task = res[0]['config']['model'] if res else None
+    res = [o['result'] for o in docs]; task = res[0]['config']['task'] if res else None
     s = dict(task=task, loss_definition=LOSS_DEFINITION.get(task), n_trials=len(docs),
              n_ok=sum(r['status'] == STATUS_OK for r in res), n_failed=sum(r['status'] != STATUS_OK for r in res),
              total_time_s=round(sum(r.get('time_s') or 0 for r in res), 1))
@@ -214,7 +214,7 @@ def _train(cfg:dict) -> dict:
 def hp_search(base:dict, max_evals:int, out, *, archs=None, seed:int=0, train_fn=None, trials_factory=Trials,
               batch:int|None=None, n_startup:int=10, progress:bool=True):
     "Run or resume a TPE search of `max_evals` trials in all from train config `base` into `out`."
-    out, task = Path(out), base['model']
+    out, task = Path(out), base['task']
     archs = list(archs or SPACES[task]); space = search_space(task, archs)
     _check_meta(out, dict(base=base, archs=archs, seed=seed, n_startup=n_startup))
     for t in out.glob('.*.tmp'): t.unlink()  # left by a killed search (one search per folder at a time)

@@ -27,7 +27,7 @@ EXPERIMENTS = [
     ('forecaster_mlp',     'train_forecaster.ipynb',  dict(arch='mlp')),
     ('fastai_forecaster',  'fastai_forecaster.ipynb', {}),
     ('fastai_forecaster_physics', 'fastai_forecaster.ipynb', dict(arch='physics')),
-    ('hp_search',          'hp_summary.ipynb',        dict(model='forecast', max_evals='{hp_evals}', search_dir='{out_dir}/search')),
+    ('hp_search',          'hp_summary.ipynb',        dict(task='forecast', max_evals='{hp_evals}', search_dir='{out_dir}/search')),
 ]
 
 # the default report must fit 30 minutes on 2 CPU cores: these runs get a time box there

@@ -17,8 +17,8 @@ from .devices import DeviceBatches, barrier, close_distributed, distribute, init
 from .learner import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, Learner, MetricsCB, NonFiniteLossError,
                                 ProgressCB, SingleBatchCB, TimeBudgetCB, load_checkpoint, parse_sched, plain,
                                 schedule_fallback)
-from .evaluate import (METRIC_FNS, N_INPUTS, baseline_scores, build_model, check_task,
-                                 format_scores, load_model, model_scores, registry)
+from .models import (METRIC_FNS, N_INPUTS, baseline_scores, build_model, check_task,
+                               format_scores, load_model, model_scores, registry, upgrade_config)
 
 # %% auto #0
 __all__ = ['TRAIN_DEFAULTS', 'DEFAULT_ARCH', 'MONITOR', 'PROFILE_CAPS', 'FALLBACKS', 'FINETUNE', 'SIM_MARKERS', 'RUN_FILES',
@@ -28,7 +28,7 @@ __all__ = ['TRAIN_DEFAULTS', 'DEFAULT_ARCH', 'MONITOR', 'PROFILE_CAPS', 'FALLBAC
 
 # %% ../nbs/08_train.ipynb #e00205fa
 TRAIN_DEFAULTS = dict(
-    model=None,               # 'detect' or 'forecast' (required)
+    task=None,                # 'detect' or 'forecast' (required; spelt --model on the command line)
     arch=None,                # registry key; default: our own design, 'heatmap' or 'physics'
     arch_kwargs={},           # keyword arguments of the model class
     data_dir=None,            # default datasets/sim, or datasets/sim_smoke for the smoke profile
@@ -63,13 +63,14 @@ def _per_profile(v, profile):
 
 def resolve_config(config:dict) -> dict:
     "The full config: defaults, profile and arch defaults filled in, names checked."
+    config = upgrade_config(config)  # configs written before the rename name the task `model`
     if unknown := sorted(set(config) - set(TRAIN_DEFAULTS)):
         raise ValueError(f"unknown config key(s) {', '.join(unknown)}; known: {', '.join(TRAIN_DEFAULTS)}")
     given = {k: v for k, v in config.items() if v is not None}
-    if 'model' not in given: raise ValueError("config needs 'model': detect or forecast")
+    if 'task' not in given: raise ValueError("config needs 'task': detect or forecast")
     if not isinstance(given.get('arch_kwargs', {}), dict): raise ValueError('arch_kwargs must be a JSON object')
     if given.get('resume') and not given.get('out'): raise ValueError("resume needs 'out': the folder of the run to continue")
-    task, prof = check_task(given['model']), get_profile(given.get('profile', 'default'))
+    task, prof = check_task(given['task']), get_profile(given.get('profile', 'default'))
     models, defaults = registry(task)
     arch = given.get('arch') or (DEFAULT_ARCH[task] if DEFAULT_ARCH[task] in models else next(iter(models)))
     if arch not in models: raise ValueError(f"unknown {task} arch {arch!r}; choose one of {', '.join(models)}")
@@ -109,7 +110,7 @@ def data_source(data_dir) -> str:
 # %% ../nbs/08_train.ipynb #fc59852b
 def make_loaders(cfg:dict, device='cpu', rank:int=0, world:int=1) -> tuple:
     "Train, valid and test datasets and the train/valid batches of `cfg` on `device` (rank `rank` of `world` under DDP)."
-    task = cfg['model']
+    task = cfg['task']
     dss = get_datasets(cfg['data_dir'], task, cfg.get('split'), seed=0)
     caps = dict(train=cfg.get('max_train'), valid=cfg.get('max_eval'), test=cfg.get('max_eval'))
     dss = {k: ds.subset(ds.indices[:caps[k]]) if caps[k] and len(ds) > caps[k] else ds for k, ds in dss.items()}
@@ -126,8 +127,8 @@ def make_loaders(cfg:dict, device='cpu', rank:int=0, world:int=1) -> tuple:
 # %% ../nbs/08_train.ipynb #7246f2c1
 def data_fingerprint(dss:dict) -> str:
     "blake2b of the data arrays behind datasets `dss` and of the ids of each part."
-    h, a = hashlib.blake2b(digest_size=12), next(iter(dss.values())).a
-    for k in sorted(k for k, v in a.items() if hasattr(v, 'tobytes')): h.update(k.encode()); h.update(a[k].tobytes())
+    h, arrays = hashlib.blake2b(digest_size=12), next(iter(dss.values())).arrays
+    for k in sorted(k for k, v in arrays.items() if hasattr(v, 'tobytes')): h.update(k.encode()); h.update(arrays[k].tobytes())
     for k, ds in dss.items(): h.update(f'{k}:{ds.indices}'.encode())
     return h.hexdigest()
 
@@ -140,8 +141,8 @@ def prepare_out(cfg:dict, fingerprint:str) -> bool:
     for t in out.glob('.*.tmp'): t.unlink(missing_ok=True)  # half-written files of a run killed mid-write
     if cfg.get('resume') and last.exists():
         old = load_checkpoint(last)
-        oc = old.get('config') or {}
-        for k in ('model', 'arch', 'arch_kwargs'):
+        oc = upgrade_config(old.get('config') or {})
+        for k in ('task', 'arch', 'arch_kwargs'):
             if oc.get(k) != cfg[k]: raise ValueError(f"{out} holds a run with {k}={oc.get(k)!r}; cannot resume it with {k}={cfg[k]!r}")
         if old.get('data_fingerprint') != fingerprint: raise ValueError(f"{out}: the data changed since this run started; cannot resume")
         if oc.get('epochs') != cfg['epochs'] and parse_sched(cfg['sched'])['name'] in ('onecycle', 'cosine'):
@@ -154,7 +155,7 @@ def prepare_out(cfg:dict, fingerprint:str) -> bool:
 # %% ../nbs/08_train.ipynb #f2a38550
 def make_learner(cfg:dict, model, train_dl, valid_dl, meta:dict, resume:bool=False) -> Learner:
     "The `Learner` for `cfg`, writing its history and checkpoints (with `meta`) to `cfg['out']`."
-    task, out = cfg['model'], Path(cfg['out'])
+    task, out = cfg['task'], Path(cfg['out'])
     cbs = [MetricsCB(METRIC_FNS[task]), ProgressCB(show=cfg['progress']), CSVLoggerCB(out),
            EarlyStoppingCB(cfg['monitor'], cfg['mode'], cfg['patience']), TimeBudgetCB(cfg['time_budget_s']),
            CheckpointCB(out, cfg['monitor'], cfg['mode'], meta=meta, resume=resume)]
@@ -171,11 +172,11 @@ def make_learner(cfg:dict, model, train_dl, valid_dl, meta:dict, resume:bool=Fal
 # %% ../nbs/08_train.ipynb #e1a2b002
 def init_weights(model, cfg:dict):
     "Load the weights of checkpoint `cfg['init']` into `model`, refusing one of another task or architecture."
-    src, ck = load_model(cfg['init'], cfg['model'])
+    src, ck = load_model(cfg['init'], cfg['task'])
     held = ck['config']
     held_kwargs = held.get('arch_kwargs') or {}
     if held['arch'] != cfg['arch'] or held_kwargs != cfg['arch_kwargs']:
-        raise DataError(cfg['init'], f"holds a {held['arch']} {cfg['model']} model {held_kwargs or ''}; "
+        raise DataError(cfg['init'], f"holds a {held['arch']} {cfg['task']} model {held_kwargs or ''}; "
                                      f"this run trains {cfg['arch']} {cfg['arch_kwargs'] or ''}")
     model.load_state_dict(src.state_dict())
     return model
@@ -183,7 +184,7 @@ def init_weights(model, cfg:dict):
 # %% ../nbs/08_train.ipynb #6aef56a3
 def train(config:dict) -> dict:
     "Train, early-stop, reload the best checkpoint, score it and the baselines on the test split; write `metrics.json`."
-    cfg = resolve_config(config); task, out = cfg['model'], Path(cfg['out'])
+    cfg = resolve_config(config); task, out = cfg['task'], Path(cfg['out'])
     device, rank, world = init_distributed(cfg['device'])
     if rank == 0: ensure_data(cfg)
     barrier()
@@ -216,10 +217,10 @@ def train(config:dict) -> dict:
 # %% ../nbs/08_train.ipynb #7d9d507a
 def finish(cfg:dict, learn:Learner, dss:dict, status:str, error:str|None, meta:dict) -> dict:
     "Score the best checkpoint of a finished `learn`, write and return the result."
-    out, task = Path(cfg['out']), cfg['model']
+    out, task = Path(cfg['out']), cfg['task']
     hist = next(cb for cb in learn.cbs if isinstance(cb, CSVLoggerCB)).history
     ckcb = next(cb for cb in learn.cbs if isinstance(cb, CheckpointCB))
-    res = dict(status=status, error=error, model=task, arch=cfg['arch'], profile=cfg['profile'],
+    res = dict(status=status, error=error, task=task, arch=cfg['arch'], profile=cfg['profile'],
                data_source=meta['data_source'], data_dir=cfg['data_dir'], device=str(learn.device),
                device_name=torch.cuda.get_device_name(learn.device) if learn.device.type == 'cuda' else 'cpu',
                world_size=meta.get('world_size', 1),
@@ -252,7 +253,7 @@ def run_files_left(out) -> str:
 def add_train_args(p:argparse.ArgumentParser):
     "Options of `balldetect train`."
     a = p.add_argument
-    a('--model', help='detect or forecast'); a('--arch', help='architecture (registry key)')
+    a('--model', dest='task', help='detect or forecast'); a('--arch', help='architecture (registry key)')
     a('--data-dir', dest='data_dir', help='dataset folder (default datasets/sim; datasets/sim_smoke for --profile smoke)')
     a('--out', help='run folder (default runs/<model>_<arch>_<time>)')
     a('--profile', help='smoke, default or full (default: default)')
@@ -292,7 +293,7 @@ def run_train(args) -> int:
     finally: close_distributed()
     if res.get('rank'): return int(res['status'] != 'ok')  # under torchrun only rank 0 prints
     ddp = f" x {res['world_size']} processes (DDP)" if res['world_size'] > 1 else ''
-    print(f"run: {res['paths']['out']}  ({res['model']} {res['arch']}, {res['n_params']:,} parameters, "
+    print(f"run: {res['paths']['out']}  ({res['task']} {res['arch']}, {res['n_params']:,} parameters, "
           f"{res['epochs_run']} epochs, {res['train_time_s']:.1f} s on {res['device']}{ddp})")
     if res['test']: print(format_scores(res['test'], res['baselines'], res['arch']))
     elif res['valid']: print('validation:', json.dumps(res['valid']))

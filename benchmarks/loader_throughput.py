@@ -57,9 +57,9 @@ def main(argv=None):
     try:
         n_files = len(list(folder.glob('img_*.jpg')))
         t = time.perf_counter(); fast = data.DetectionDataset(folder); t_open = time.perf_counter() - t
-        print(f'{folder}: {n_files} images; first open {t_open:.2f} s ({fast.a["source"]})')
+        print(f'{folder}: {n_files} images; first open {t_open:.2f} s ({fast.arrays["source"]})')
         data._MEMO.clear(); t = time.perf_counter(); fast = data.DetectionDataset(folder); t_open2 = time.perf_counter() - t
-        print(f'second open (new process equivalent) {t_open2:.2f} s ({fast.a["source"]})')
+        print(f'second open (new process equivalent) {t_open2:.2f} s ({fast.arrays["source"]})')
         naive = NaiveDataset(folder, a.naive)
         f, n = [], []
         for r in range(a.repeats):

@@ -46,7 +46,7 @@ def synthetic_batch(task:str, bs:int, device) -> tuple:
 
 def raw_rate(cfg:dict, device, seconds:float) -> float:
     "Items/s of the bare training step of `cfg`'s model on one synthetic batch."
-    task, bs = cfg['model'], cfg['bs']
+    task, bs = cfg['task'], cfg['bs']
     model = build_model(task, cfg['arch'], cfg['arch_kwargs']).to(device).train()
     opt = make_optimizer(model.parameters(), cfg['opt'], cfg['lr'], cfg['wd'])
     amp = cfg['amp'] and device.type == 'cuda'
@@ -85,7 +85,7 @@ def end_to_end_rate(cfg:dict, device, seconds:float, est_rate:float, dataloader:
                               drop_last=len(dss['train']) > cfg['bs'])
     epochs = max(2, min(50, math.ceil(seconds * est_rate / len(dss['train'])) + 1))
     timer = PassTimerCB()
-    learn = make_learner(cfg, build_model(cfg['model'], cfg['arch'], cfg['arch_kwargs']), train_dl, valid_dl, {})
+    learn = make_learner(cfg, build_model(cfg['task'], cfg['arch'], cfg['arch_kwargs']), train_dl, valid_dl, {})
     learn.cbs.append(timer); timer.learn = learn
     learn.fit(epochs)
     t, n = (timer.times[1:], timer.items[1:]) if len(timer.times) > 1 else (timer.times, timer.items)
@@ -122,9 +122,9 @@ def main(argv=None):
         results = []
         for arch in a.models.split(','):
             task = MODELS[arch]
-            base = resolve_config(dict(model=task, arch=arch, profile=profile))
+            base = resolve_config(dict(task=task, arch=arch, profile=profile))
             for bs in dict.fromkeys([base['bs'], large]):
-                cfg = resolve_config(dict(model=task, arch=arch, profile=profile, data_dir=str(D), bs=bs,
+                cfg = resolve_config(dict(task=task, arch=arch, profile=profile, data_dir=str(D), bs=bs,
                                           out=str(tmp/f'{arch}_{bs}'), device=str(device), progress=False,
                                           evaluate_test=False, patience=10**6, time_budget_s=None,
                                           max_train=a.max_train, max_eval=256, epochs=1))

@@ -116,7 +116,7 @@ def test_summary_notebook_runs_under_papermill(tmp_path):
     pm.execute_notebook(str(nb), str(tmp_path/'summary.ipynb'), kernel_name='python3', progress_bar=False,
                         parameters=dict(search_dir=str(tmp_path/'hp'), out_dir=str(tmp_path/'out')), cwd=str(nb.parent))
     m = load_json(tmp_path/'out'/'metrics.json')
-    assert m['n_trials'] == 5 and not m['stand_in'] and m['best_config']['model'] == 'forecast'
+    assert m['n_trials'] == 5 and not m['stand_in'] and m['best_config']['task'] == 'forecast'
     assert all((tmp_path/'out'/f).stat().st_size > 1000 for f in m['figures'])
     assert sorted(p.name for p in nb.parent.iterdir()) == before
 

@@ -44,10 +44,10 @@ def runs(data, tmp_path_factory):
 def test_train_writes_run(runs):
     for task, d in runs.items():
         m = json.loads((d/'metrics.json').read_text())
-        assert m['status'] == 'ok' and m['model'] == task and m['profile'] == 'smoke'
+        assert m['status'] == 'ok' and m['task'] == task and m['profile'] == 'smoke'
         assert m['test'] and m['baselines'] and m['n_params'] > 0 and m['train_time_s'] >= 0
         ck = torch.load(d/'best.pt', weights_only=True)   # plain types only
-        assert ck['config']['model'] == task and ck['data_fingerprint'] and ck['split']['test']
+        assert ck['config']['task'] == task and ck['data_fingerprint'] and ck['split']['test']
         assert (d/'history.csv').read_text().startswith('epoch,train_loss,valid_loss')
 
 @pytest.mark.parametrize('argv, msg', [
@@ -70,7 +70,7 @@ def test_train_wrong_layout(tmp_path):
 def test_train_bad_config(tmp_path):
     (tmp_path/'c.json').write_text('[1, 2]')
     rc, out, err = run('train', '--config', tmp_path/'c.json'); assert rc == 1 and 'JSON object' in err, err
-    (tmp_path/'c.json').write_text('{"model": "forecast", "lerning_rate": 3}')
+    (tmp_path/'c.json').write_text('{"task": "forecast", "lerning_rate": 3}')
     rc, out, err = run('train', '--config', tmp_path/'c.json'); assert rc == 1 and 'lerning_rate' in err, err
 
 def test_evaluate(runs, data, tmp_path):
@@ -78,7 +78,7 @@ def test_evaluate(runs, data, tmp_path):
                        '--indices', '0:8', '--json', tmp_path/'ev.json')
     assert rc == 0, err
     res = json.loads((tmp_path/'ev.json').read_text())
-    assert res['n_items'] == 8 and 'const_velocity_reflect' in res['baselines'] and 'mse_px2' in res['model']
+    assert res['n_items'] == 8 and 'const_velocity_reflect' in res['baselines'] and 'mse_px2' in res['scores']
     rc, out, err = run('evaluate', '--model', 'detect', '--checkpoint', runs['detect']/'best.pt', '--data-dir', data)
     assert rc == 0 and 'colour_threshold' in out, err
 
