@@ -12,7 +12,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from .core import get_device
 from .data import DetectionDataset, SequenceDataset
-from .learner import Callback, CheckpointCB, CSVLoggerCB, Learner, ProgressCB, TimeBudgetCB
+from .learner import Callback, Learner
+from .callbacks import CheckpointCB, CSVLoggerCB, ProgressCB, TimeBudgetCB
 
 # %% auto #0
 __all__ = ['BATCHERS', 'DeviceBatches', 'dist_env', 'init_distributed', 'barrier', 'close_distributed', 'DDPModel',

@@ -15,12 +15,13 @@ from torch.utils.data import DataLoader
 from PIL import Image, UnidentifiedImageError
 from .core import COLOURS, IMG_SIZE, N_BALLS, DataError, datasets_dir, get_device, save_json
 from .data import DetectionDataset, SequenceDataset, detection_indices, load_split
-from .learner import load_checkpoint, to_device
+from .learner import get_preds
+from .callbacks import load_checkpoint
 from .metrics import detection_metrics, forecast_metrics
 
 # %% auto #0
 __all__ = ['MODEL_REGISTRIES', 'EVAL_DATASETS', 'N_INPUTS', 'METRIC_FNS', 'check_task', 'registry', 'build_model', 'load_model',
-           'parse_indices', 'eval_dataset', 'get_preds', 'model_scores', 'baseline_scores', 'evaluate', 'format_scores',
+           'parse_indices', 'eval_dataset', 'model_scores', 'baseline_scores', 'evaluate', 'format_scores',
            'read_image', 'predict', 'format_prediction', 'add_evaluate_args', 'run_evaluate', 'add_predict_args',
            'png_paths', 'run_predict']
 
@@ -88,18 +89,6 @@ def eval_dataset(task:str, data_dir, indices:str|None=None, split:str='test', ma
     if max_items: ids = ids[:max_items]
     if not ids: raise DataError(data_dir, f"no {task} items selected ({f'indices {indices}' if indices else f'split part {split}'})")
     return full.subset(ids)
-
-# %% ../nbs/08b_evaluate.ipynb #a00db2db
-@torch.no_grad()
-def get_preds(model, dl, *, n_inp:int=1, device='cpu') -> tuple:
-    "Decoded predictions and targets of `model` over batches `dl`: `(preds tuple, targets tuple)` on CPU."
-    device = get_device(device); model.to(device).eval()
-    dec = getattr(model, 'decode', None); preds, targs = [], []
-    for b in dl:
-        b = to_device(b, device); raw = model(*b[:n_inp]); p = dec(raw) if dec else raw
-        preds.append([o.float().cpu() for o in (p if isinstance(p, (tuple, list)) else (p,))]); targs.append([o.cpu() for o in b[n_inp:]])
-    cat = lambda bs: tuple(torch.cat(o) for o in zip(*bs))
-    return cat(preds), cat(targs)
 
 # %% ../nbs/08b_evaluate.ipynb #ee6aa1f9
 def model_scores(model, ds, task:str, *, bs:int=128, device='auto') -> dict:

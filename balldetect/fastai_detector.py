@@ -7,34 +7,31 @@ Docs: https://balldetect.github.io/balldetect/fastai_detector.html.md"""
 # %% ../nbs/06b_fastai_detector.ipynb #8a228a32
 from __future__ import annotations
 import math
-import time
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.error import URLError
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 import matplotlib.pyplot as plt
 from torchvision.models import ResNet18_Weights, ResNet34_Weights
 from matplotlib import patheffects, patches
-from fastai.vision.all import (Callback, CancelFitException, CancelTrainException, ConvLayer, DataLoaders, Learner,
+from fastai.vision.all import (ConvLayer, DataLoaders, Learner,
                                Normalize, ResBlock, TensorBase, TensorImage, Transform, apply_init, create_body, create_head,
                                default_split, imagenet_stats, init_cnn, num_features_model, resnet18, resnet34,
                                xresnet18, xresnet34)
 from .core import COLOURS, COLOUR_RGB, N_COLOURS, IMG_SIZE, get_device, get_profile, save_json, seed_everything
 from .data import get_datasets
+from .fastai_glue import FastaiItems, fit_fastai, subsample, torch_threads
 from .metrics import colour_confusion, detection_metrics
 
 # %% auto #0
-__all__ = ['DETECTION_TYPES', 'ARCHS', 'PRETRAINED_URLS', 'FASTAI_DET_PROFILES', 'px_to_unit', 'unit_to_px', 'FastaiItems',
-           'BatchResize', 'TensorPresence', 'TensorPredPresence', 'TensorColourBoxes', 'TensorPredBoxes', 'subsample',
-           'detection_dls', 'detection_test_dl', 'DetectionLoss', 'decode_detection', 'presence_acc', 'centre_err_px',
-           'cell_centres', 'SoftArgmaxHead', 'stages_cut', 'small_body', 'hub_checkpoint', 'pretrained_state',
-           'detection_body', 'fastai_detection_learner', 'TimeBudget', 'recorder_history', 'suggest_lr',
-           'items_in_budget', 'shrink_train', 'plan_budget', 'predict_detection', 'fastai_detection_metrics',
-           'torch_threads', 'lr_find_curve', 'fit_fastai', 'train_fastai_detector', 'show_results']
+__all__ = ['DETECTION_TYPES', 'ARCHS', 'PRETRAINED_URLS', 'FASTAI_DET_PROFILES', 'px_to_unit', 'unit_to_px', 'BatchResize',
+           'TensorPresence', 'TensorPredPresence', 'TensorColourBoxes', 'TensorPredBoxes', 'detection_dls',
+           'detection_test_dl', 'DetectionLoss', 'decode_detection', 'presence_acc', 'centre_err_px', 'cell_centres',
+           'SoftArgmaxHead', 'stages_cut', 'small_body', 'hub_checkpoint', 'pretrained_state', 'detection_body',
+           'fastai_detection_learner', 'predict_detection', 'fastai_detection_metrics', 'train_fastai_detector',
+           'show_results']
 
 # %% ../nbs/06b_fastai_detector.ipynb #365d2913
 def px_to_unit(boxes, size:int=IMG_SIZE):
@@ -44,16 +41,6 @@ def px_to_unit(boxes, size:int=IMG_SIZE):
 def unit_to_px(boxes, size:int=IMG_SIZE):
     "fastai's `[-1, 1]` coordinates `(..., 4)` back to pixels of a `size` x `size` image."
     return (boxes + 1) * (size / 2)
-
-# %% ../nbs/06b_fastai_detector.ipynb #23091a0a
-class FastaiItems(Dataset):
-    "Dataset `ds` as fastai sees it: element k of an item cast to `types[k]`, the first `n_inp` elements are inputs."
-    def __init__(self, ds=None, n_inp:int=1, types=(TensorImage,)): self.ds, self.n_inp, self.types = ds, n_inp, types
-    def __len__(self): return 0 if self.ds is None else len(self.ds)
-    def __getitem__(self, i):
-        it = self.ds[i]
-        return tuple(t(o) if t else o for t, o in zip(list(self.types) + [None] * len(it), it))
-    def new_empty(self): return type(self)(None, self.n_inp, self.types)
 
 # %% ../nbs/06b_fastai_detector.ipynb #e78a064b
 class BatchResize(Transform):
@@ -101,11 +88,6 @@ class TensorPredBoxes(TensorColourBoxes):
 DETECTION_TYPES = (TensorImage, TensorPresence, TensorColourBoxes)   # an item: image, flags, boxes
 
 # %% ../nbs/06b_fastai_detector.ipynb #c5506910
-def subsample(ds, n:int|None, seed:int=0):
-    "A random subset of `n` items of our dataset `ds` (all when `n` is None or larger), in file order."
-    if n is None or n >= len(ds): return ds
-    return ds.subset(sorted(np.random.default_rng(seed).choice(ds.indices, n, replace=False).tolist()))
-
 def detection_dls(data_dir, # dataset folder with `mini_balls/` (and `split.json`, made on first use)
                   bs:int=64, # batch size
                   size:int=IMG_SIZE, # side of the images the network sees
@@ -265,24 +247,6 @@ def fastai_detection_learner(dls, task:str='boxes', # 'colours' (task 1.1) or 'b
     if info['pretrained']: learn.freeze()
     return learn, info
 
-# %% ../nbs/06b_fastai_detector.ipynb #00486dd1
-class TimeBudget(Callback):
-    "Stop fitting once `budget_s` seconds have passed (after validating the current epoch)."
-    order = 99
-    def __init__(self, budget_s:float|None): self.budget_s, self.stopped = budget_s, False
-    def before_fit(self): self.t0, self.stopped = time.time(), False
-    def after_batch(self):
-        if self.training and self.budget_s is not None and time.time() - self.t0 > self.budget_s:
-            self.stopped = True; raise CancelTrainException()
-    def after_epoch(self):
-        if self.stopped: raise CancelFitException()
-
-# %% ../nbs/06b_fastai_detector.ipynb #64e72664
-def recorder_history(learn) -> list:
-    "The per-epoch rows of fastai's `Recorder` as dicts `{'epoch': i, name: value, ...}`."
-    names = list(learn.recorder.metric_names[1:-1])   # without 'epoch' and 'time'
-    return [dict(epoch=i, **dict(zip(names[len(names) - len(r):], map(float, r)))) for i, r in enumerate(learn.recorder.values)]
-
 # %% ../nbs/06b_fastai_detector.ipynb #6a56e21d
 _FASTAI_DET_COMMON = dict(arch='small', stages=2, size=IMG_SIZE, box_weight=20., pretrained=True)
 FASTAI_DET_PROFILES = {
@@ -293,33 +257,6 @@ FASTAI_DET_PROFILES = {
     'full':    dict(_FASTAI_DET_COMMON, width=64, n_blocks=2, n_train=None, n_valid=None, n_test=None, bs=64, epochs=30,
                     lr_find_it=100, time_budget_s=None, threads=None),
 }
-
-# %% ../nbs/06b_fastai_detector.ipynb #840d2849
-def suggest_lr(learn, num_it:int, default:float=3e-3) -> float:
-    "fastai's `lr_find` (valley), `num_it` batches, clipped to [1e-4, 1e-2]; `default` if it gives nothing."
-    try: lr = float(learn.lr_find(start_lr=1e-5, end_lr=1, num_it=num_it, show_plot=False).valley)
-    except (IndexError, RuntimeError, ValueError): return default
-    return float(np.clip(lr, 1e-4, 1e-2)) if np.isfinite(lr) else default
-
-# %% ../nbs/06b_fastai_detector.ipynb #7110f3e2
-def items_in_budget(budget_s:float, t_batch:float, bs:int, epochs:int, n_valid:int) -> int:
-    "Training items per epoch that fit `epochs` epochs in `budget_s` at `t_batch` s per training batch."
-    per_epoch = budget_s / epochs - (n_valid / bs) * t_batch / 3     # a validation batch costs ~1/3 of a training one
-    return max(2 * bs, int(per_epoch / t_batch) * bs)
-
-def shrink_train(dls, n:int, seed:int=0):
-    "Keep a random `n` of the training items of `dls`, in place."
-    ds = dls.train_ds
-    if n < len(ds): dls.loaders[0] = dls.train.new(type(ds)(subsample(ds.ds, n, seed), ds.n_inp, ds.types))
-    return dls
-
-def plan_budget(learn, cfg:dict, t0:float, seed:int=0) -> float|None:
-    "After `lr_find`: shrink the training set to fit `cfg['time_budget_s']` (counted from `t0`); the seconds left."
-    if cfg['time_budget_s'] is None: return None
-    n_batches = max(1, len(learn.recorder.lrs))                      # batches lr_find ran
-    t_batch, left = (time.time() - t0) / n_batches, cfg['time_budget_s'] - (time.time() - t0)
-    shrink_train(learn.dls, items_in_budget(0.75 * left, t_batch, cfg['bs'], cfg['epochs'], len(learn.dls.valid_ds)), seed)
-    return left
 
 # %% ../nbs/06b_fastai_detector.ipynb #4774ebe6
 def predict_detection(learn, dl):
@@ -332,37 +269,6 @@ def fastai_detection_metrics(learn, dl, task:str='boxes', preds=None) -> dict:
     m = detection_metrics(*(preds if preds is not None else predict_detection(learn, dl)))
     if task == 'colours': m.update(mean_iou=None, ap50=None, ap75=None, centre_err_px=None)
     return m
-
-# %% ../nbs/06b_fastai_detector.ipynb #32d5e6fb
-@contextmanager
-def torch_threads(n:int|None):
-    "Run the block with `n` torch CPU threads (None: unchanged); yields the number in use."
-    old = torch.get_num_threads()
-    if n: torch.set_num_threads(n)
-    try: yield torch.get_num_threads()
-    finally: torch.set_num_threads(old)
-
-# %% ../nbs/06b_fastai_detector.ipynb #e3c68555
-def lr_find_curve(learn) -> dict:
-    "The learning rates and smoothed losses `lr_find` just recorded (before a fit replaces them)."
-    rec = learn.recorder
-    return dict(lrs=[float(o) for o in rec.lrs], losses=[float(o) for o in rec.losses])
-
-def fit_fastai(learn, cfg:dict, lr:float|None=None, seed:int=0, fine_tune:bool=False) -> dict:
-    "`lr_find` (if `lr` is None), plan the time box, `fit_one_cycle` (or `fine_tune`): the run's facts and history."
-    t0, found = time.time(), lr is None
-    if found: lr = suggest_lr(learn, cfg['lr_find_it'])
-    curve = lr_find_curve(learn) if found else None
-    try: (Path(learn.path)/learn.model_dir).rmdir()                  # lr_find's empty temp folder
-    except OSError: pass
-    n_ep = cfg['epochs'] + int(fine_tune)                             # fine_tune adds a frozen epoch
-    tb = TimeBudget(plan_budget(learn, {**cfg, 'epochs': n_ep}, t0, seed) if found else cfg['time_budget_s'])
-    if fine_tune: learn.fine_tune(cfg['epochs'], lr, freeze_epochs=1, cbs=tb)
-    else: learn.fit_one_cycle(cfg['epochs'], lr, cbs=tb)
-    history = recorder_history(learn)                                 # before get_preds resets the Recorder
-    return dict(lr=lr, train_time_s=round(time.time() - t0, 1), epochs=n_ep, epochs_run=len(history),
-                time_budget_hit=tb.stopped, n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
-                history=history, lr_find=curve)
 
 # %% ../nbs/06b_fastai_detector.ipynb #e59bf7c0
 def train_fastai_detector(data_dir, # dataset folder (e.g. datasets/sim)

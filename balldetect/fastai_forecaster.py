@@ -15,7 +15,7 @@ from .core import DataError, N_BALLS, N_COLOURS, N_STEPS, get_device, get_profil
 from .data import get_datasets
 from .metrics import forecast_metrics, rollout_metrics
 from .forecaster import FORECASTERS, pad_steps, rollout_model
-from .fastai_detector import FastaiItems, fit_fastai, subsample, torch_threads
+from .fastai_glue import FastaiItems, fit_fastai, subsample, torch_threads
 
 # %% auto #0
 __all__ = ['FASTAI_FORECASTERS', 'FASTAI_FC_PROFILES', 'BatchItems', 'TensorDL', 'forecast_dls', 'forecast_test_dl', 'DeltaMLP',

@@ -17,7 +17,8 @@ from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.hyperopt import HyperOptSearch
 from tqdm import tqdm
 from .core import DataError
-from .hpsearch import (SPACES, _check_meta, _plain, _train, done_docs, flat_params, load_trials, make_objective,
+from .learner import to_plain
+from .hpsearch import (SPACES, _check_meta, _train, done_docs, flat_params, load_trials, make_objective,
     point_of, save_trials, search_space, write_best)
 
 # %% auto #0
@@ -185,7 +186,7 @@ class RecordingSearch(HyperOptSearch):
 
     def _died(self, doc:dict) -> dict:
         "The record of a trial whose process died."
-        params = _plain(space_eval(self.space, point_of(doc)))
+        params = to_plain(space_eval(self.space, point_of(doc)))
         return dict(status=STATUS_FAIL, loss=None, params=flat_params(params), config=self.base | params, time_s=None,
                     error='TrialDied: the process running the trial died (see the Tune logs under out/ray)')
 

@@ -17,6 +17,7 @@ from hyperopt.pyll import scope
 from tqdm.auto import tqdm
 from .core import (DataError, PROFILES, atomic_path, get_profile, load_json, progress_mode, runs_dir,
                              save_json)
+from .learner import to_plain
 
 # %% auto #0
 __all__ = ['SPACES', 'HP_BUDGETS', 'TRAIN_KEYS', 'LOSS_DEFINITION', 'log_uniform', 'int_range', 'dropout_or_none', 'search_space',
@@ -109,10 +110,6 @@ def flat_params(params:dict) -> dict:
     "The sampled knobs as one flat dict (`arch_kwargs` unpacked), for tables."
     return {k: v for k, v in params.items() if k != 'arch_kwargs'} | dict(params.get('arch_kwargs', {}))
 
-def _plain(o):
-    "`o` with numpy scalars made Python numbers (JSON-ready)."
-    return json.loads(json.dumps(o, default=lambda x: x.item() if hasattr(x, 'item') else str(x)))
-
 def local_worker() -> str:
     "The host and process running this code (the `worker` of a trial run here)."
     import os, socket
@@ -121,7 +118,7 @@ def local_worker() -> str:
 def make_objective(base:dict, train_fn, out):
     "A hyperopt objective: train `base` updated with the sampled point; report the validation loss."
     def objective(params):
-        params = _plain(params); cfg = {**base, **params}
+        params = to_plain(params); cfg = {**base, **params}
         key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
         cfg['out'] = str(Path(out)/'trials'/key)
         res, t0 = dict(params=flat_params(params), config=cfg, worker=local_worker()), time.time()
@@ -130,7 +127,7 @@ def make_objective(base:dict, train_fn, out):
             res['train'] = {k: r.get(k) for k in ('epochs_run', 'best_epoch', 'stop_reason', 'n_params', 'train_time_s')}
             if r.get('status', 'ok') != 'ok': raise FloatingPointError(r.get('error') or r['status'])
             if not r.get('valid'): raise RuntimeError('training gave no validation metrics')
-            metrics = _plain(r['valid']); loss = float(search_loss(cfg['model'], metrics))
+            metrics = to_plain(r['valid']); loss = float(search_loss(cfg['model'], metrics))
             if not math.isfinite(loss): raise FloatingPointError(f'validation loss is {loss}')
             return res | dict(status=STATUS_OK, loss=loss, metrics=metrics, time_s=round(time.time() - t0, 2))
         except DataError: raise
@@ -153,9 +150,9 @@ def trial_record(doc:dict) -> dict:
 # %% ../nbs/09_hpsearch.ipynb #864d6bcd
 def save_trials(trials, out) -> Path:
     "Write the finished trials to `out/trials.pkl` (a hyperopt `Trials`) and `out/trials.jsonl`, each atomically."
-    plain = Trials(); plain._insert_trial_docs(done_docs(trials)); plain.refresh()
-    with atomic_path(Path(out)/'trials.pkl') as t: t.write_bytes(pickle.dumps(plain))
-    lines = ''.join(json.dumps(trial_record(d), default=str) + '\n' for d in plain.trials)
+    finished = Trials(); finished._insert_trial_docs(done_docs(trials)); finished.refresh()
+    with atomic_path(Path(out)/'trials.pkl') as t: t.write_bytes(pickle.dumps(finished))
+    lines = ''.join(json.dumps(trial_record(d), default=str) + '\n' for d in finished.trials)
     with atomic_path(Path(out)/'trials.jsonl') as t: t.write_text(lines)
     return Path(out)
 
@@ -198,7 +195,7 @@ def write_best(trials, out) -> dict:
 # %% ../nbs/09_hpsearch.ipynb #7bf50780
 def _check_meta(out:Path, meta:dict):
     "Write the search settings to `out/search.json`, or check they match those already there."
-    meta, p = _plain(meta), out/'search.json'
+    meta, p = to_plain(meta), out/'search.json'
     if p.exists():
         old = load_json(p)
         if diff := sorted(k for k in set(old) | set(meta) if old.get(k) != meta.get(k)):
