@@ -47,16 +47,23 @@ class ProgressCB(Callback):
         self.ebar = tqdm(total=learn.n_epochs, desc='epochs', disable=not self.bars, leave=False)
     def before_epoch(self, learn):
         if learn.training and self.ebar.n < learn.epoch: self.ebar.update(learn.epoch - self.ebar.n)
-        self.bar = tqdm(learn.dl, desc='train' if learn.training else 'valid', disable=not self.bars, leave=False)
+        self.bar = tqdm(learn.dl, desc='train' if learn.training else 'valid', disable=not self.bars,
+                        leave=False)
     def after_batch(self, learn):
-        if self.bars: self.bar.update(); self.bar.set_postfix(loss=f'{learn.loss.item():.4g}', refresh=False)
+        if self.bars:
+            self.bar.update()
+            self.bar.set_postfix(loss=f'{learn.loss.item():.4g}', refresh=False)
     def after_epoch(self, learn):
         self.bar.close()
         if learn.training: return
-        learn.log.update(lr=learn.opt.param_groups[0]['lr'], time_s=round(time.time() - self.t0 + self.elapsed, 3))
-        self.elapsed, self.t0 = learn.log['time_s'], time.time(); self.ebar.update()
+        learn.log.update(lr=learn.opt.param_groups[0]['lr'],
+                         time_s=round(time.time() - self.t0 + self.elapsed, 3))
+        self.elapsed, self.t0 = learn.log['time_s'], time.time()
+        self.ebar.update()
         if self.lines:
-            if not self.header: tqdm.write('  '.join(f'{k:>10}' for k in learn.log)); self.header = True
+            if not self.header:
+                tqdm.write('  '.join(f'{k:>10}' for k in learn.log))
+                self.header = True
             tqdm.write('  '.join(f'{_fmt(v):>10}' for v in learn.log.values()))
     def cleanup_fit(self, learn):
         if self.bar is not None: self.bar.close()
@@ -76,7 +83,8 @@ class CSVLoggerCB(Callback):
         if self.path is None: return
         keys = list(dict.fromkeys(k for h in self.history for k in h))
         with atomic_path(self.path/'history.csv') as t:
-            t.write_text('\n'.join([','.join(keys)] + [','.join(str(h.get(k, '')) for k in keys) for h in self.history]) + '\n')
+            rows = [','.join(str(h.get(k, '')) for k in keys) for h in self.history]
+            t.write_text('\n'.join([','.join(keys)] + rows) + '\n')
         save_json(self.history, self.path/'history.json')
     def state_dict(self): return {'history': to_plain(self.history)}
     def load_state_dict(self, st): self.history = st['history']
@@ -99,7 +107,8 @@ class EarlyStoppingCB(Callback):
         v = learn.log[self.monitor]
         if _better(v, self.best, self.mode, self.min_delta): self.best, self.wait = v, 0
         else: self.wait += 1
-        if self.wait >= self.patience: learn.stop_reason = f'early stopping: no better {self.monitor} for {self.wait} epochs'
+        if self.wait >= self.patience:
+            learn.stop_reason = f'early stopping: no better {self.monitor} for {self.wait} epochs'
     def state_dict(self): return {'best': self.best, 'wait': self.wait}
     def load_state_dict(self, st): self.best, self.wait = st['best'], st['wait']
 
@@ -116,7 +125,9 @@ class TimeBudgetCB(Callback):
         self.elapsed = time.time() - self.t0
         if not learn.training and self._over(): learn.stop_reason = f'time budget of {self.seconds} s used'
     def state_dict(self): return {'elapsed': self.elapsed}
-    def load_state_dict(self, st): self.elapsed = st['elapsed']; self.t0 = time.time() - self.elapsed
+    def load_state_dict(self, st):
+        self.elapsed = st['elapsed']
+        self.t0 = time.time() - self.elapsed
 
 # %% ../nbs/05a_callbacks.ipynb #1a7f28b5
 CKPT_FORMAT = 'balldetect-checkpoint-1'
@@ -131,26 +142,32 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     path = Path(path)
     if not path.is_file(): raise DataError(path, 'no such checkpoint file')
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e: raise DataError(path, f'not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})') from None
+    except Exception as e:
+        raise DataError(path, f'not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})') from None
     if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT:
         raise DataError(path, f'not a balldetect checkpoint (no format {CKPT_FORMAT!r})')
     return ck
 
 # %% ../nbs/05a_callbacks.ipynb #7a15eeda
 class CheckpointCB(Callback):
-    "Write `best.pt` (weights + `meta` + metrics) on improvement and `last.pt` (full state) every epoch to `path`."
+    """Write `best.pt` (weights + `meta` + metrics) on improvement and `last.pt` (full state) every epoch to
+    `path`."""
     order = 90
     def __init__(self, path, monitor='valid_loss', mode='min', meta=None, resume=False):
-        self.path, self.monitor, self.mode, self.meta, self.resume = Path(path), monitor, mode, to_plain(meta or {}), resume
+        self.path, self.monitor, self.mode = Path(path), monitor, mode
+        self.meta, self.resume = to_plain(meta or {}), resume
     def before_fit(self, learn):
         self.best, self.best_epoch = None, None
-        if self.resume and (self.path/'last.pt').exists(): learn.load_state_dict(load_checkpoint(self.path/'last.pt')['state'])
+        if self.resume and (self.path/'last.pt').exists():
+            learn.load_state_dict(load_checkpoint(self.path/'last.pt')['state'])
     def after_epoch(self, learn):
         if learn.training: return
         if _better(learn.log[self.monitor], self.best, self.mode):
             self.best, self.best_epoch = learn.log[self.monitor], learn.epoch
-            save_checkpoint({'format': CKPT_FORMAT, 'model': learn.model.state_dict(), **self.meta, 'epoch': learn.epoch,
-                             'monitor': self.monitor, 'metrics': to_plain(learn.log)}, self.path/'best.pt')
-        save_checkpoint({'format': CKPT_FORMAT, **self.meta, 'state': learn.state_dict()}, self.path/'last.pt')
+            save_checkpoint({'format': CKPT_FORMAT, 'model': learn.model.state_dict(), **self.meta,
+                             'epoch': learn.epoch, 'monitor': self.monitor, 'metrics': to_plain(learn.log)},
+                            self.path/'best.pt')
+        save_checkpoint({'format': CKPT_FORMAT, **self.meta, 'state': learn.state_dict()},
+                        self.path/'last.pt')
     def state_dict(self): return {'best': self.best, 'best_epoch': self.best_epoch}
     def load_state_dict(self, st): self.best, self.best_epoch = st['best'], st['best_epoch']

@@ -20,8 +20,10 @@ __all__ = ['FastaiItems', 'subsample', 'TimeBudget', 'recorder_history', 'sugges
 
 # %% ../nbs/06a_fastai_glue.ipynb #23091a0a
 class FastaiItems(Dataset):
-    "Dataset `ds` as fastai sees it: element k of an item cast to `types[k]`, the first `n_inp` elements are inputs."
-    def __init__(self, ds=None, n_inp:int=1, types=(TensorImage,)): self.ds, self.n_inp, self.types = ds, n_inp, types
+    """Dataset `ds` as fastai sees it: element k of an item cast to `types[k]`, the first `n_inp` elements are
+    inputs."""
+    def __init__(self, ds=None, n_inp:int=1, types=(TensorImage,)):
+        self.ds, self.n_inp, self.types = ds, n_inp, types
     def __len__(self): return 0 if self.ds is None else len(self.ds)
     def __getitem__(self, i):
         it = self.ds[i]
@@ -42,7 +44,8 @@ class TimeBudget(Callback):
     def before_fit(self): self.t0, self.stopped = time.time(), False
     def after_batch(self):
         if self.training and self.budget_s is not None and time.time() - self.t0 > self.budget_s:
-            self.stopped = True; raise CancelTrainException()
+            self.stopped = True
+            raise CancelTrainException()
     def after_epoch(self):
         if self.stopped: raise CancelFitException()
 
@@ -50,7 +53,8 @@ class TimeBudget(Callback):
 def recorder_history(learn) -> list:
     "The per-epoch rows of fastai's `Recorder` as dicts `{'epoch': i, name: value, ...}`."
     names = list(learn.recorder.metric_names[1:-1])   # without 'epoch' and 'time'
-    return [dict(epoch=i, **dict(zip(names[len(names) - len(r):], map(float, r)))) for i, r in enumerate(learn.recorder.values)]
+    return [dict(epoch=i, **dict(zip(names[len(names) - len(r):], map(float, r))))
+            for i, r in enumerate(learn.recorder.values)]
 
 # %% ../nbs/06a_fastai_glue.ipynb #840d2849
 def suggest_lr(learn, num_it:int, default:float=3e-3) -> float:
@@ -62,7 +66,8 @@ def suggest_lr(learn, num_it:int, default:float=3e-3) -> float:
 # %% ../nbs/06a_fastai_glue.ipynb #7110f3e2
 def items_in_budget(budget_s:float, t_batch:float, bs:int, epochs:int, n_valid:int) -> int:
     "Training items per epoch that fit `epochs` epochs in `budget_s` at `t_batch` s per training batch."
-    per_epoch = budget_s / epochs - (n_valid / bs) * t_batch / 3     # a validation batch costs ~1/3 of a training one
+    # a validation batch costs ~1/3 of a training one
+    per_epoch = budget_s / epochs - (n_valid / bs) * t_batch / 3
     return max(2 * bs, int(per_epoch / t_batch) * bs)
 
 def shrink_train(dls, n:int, seed:int=0):
@@ -72,11 +77,13 @@ def shrink_train(dls, n:int, seed:int=0):
     return dls
 
 def plan_budget(learn, cfg:dict, t0:float, seed:int=0) -> float|None:
-    "After `lr_find`: shrink the training set to fit `cfg['time_budget_s']` (counted from `t0`); the seconds left."
+    """After `lr_find`: shrink the training set to fit `cfg['time_budget_s']` (counted from `t0`); the seconds
+    left."""
     if cfg['time_budget_s'] is None: return None
     n_batches = max(1, len(learn.recorder.lrs))                      # batches lr_find ran
     t_batch, left = (time.time() - t0) / n_batches, cfg['time_budget_s'] - (time.time() - t0)
-    shrink_train(learn.dls, items_in_budget(0.75 * left, t_batch, cfg['bs'], cfg['epochs'], len(learn.dls.valid_ds)), seed)
+    n_items = items_in_budget(0.75 * left, t_batch, cfg['bs'], cfg['epochs'], len(learn.dls.valid_ds))
+    shrink_train(learn.dls, n_items, seed)
     return left
 
 # %% ../nbs/06a_fastai_glue.ipynb #32d5e6fb
@@ -95,7 +102,8 @@ def lr_find_curve(learn) -> dict:
     return dict(lrs=[float(o) for o in rec.lrs], losses=[float(o) for o in rec.losses])
 
 def fit_fastai(learn, cfg:dict, lr:float|None=None, seed:int=0, fine_tune:bool=False) -> dict:
-    "`lr_find` (if `lr` is None), plan the time box, `fit_one_cycle` (or `fine_tune`): the run's facts and history."
+    """`lr_find` (if `lr` is None), plan the time box, `fit_one_cycle` (or `fine_tune`): the run's facts and
+    history."""
     t0, found = time.time(), lr is None
     if found: lr = suggest_lr(learn, cfg['lr_find_it'])
     curve = lr_find_curve(learn) if found else None

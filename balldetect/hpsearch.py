@@ -15,8 +15,8 @@ from hyperopt.base import JOB_STATE_DONE
 from hyperopt.exceptions import AllTrialsFailed
 from hyperopt.pyll import scope
 from tqdm.auto import tqdm
-from .core import (DataError, PROFILES, atomic_path, get_profile, load_json, progress_mode, runs_dir,
-                             save_json)
+from .core import (DataError, PROFILES, atomic_path, get_profile, load_json, progress_mode,
+                             runs_dir, save_json)
 from .learner import to_plain
 
 # %% auto #0
@@ -41,25 +41,33 @@ def dropout_or_none(label:str, hi:float=0.6):
 # %% ../nbs/09_hpsearch.ipynb #f1f828ce
 def _opt(a, lr, wd=(1e-7, 1e-3), bs=(16, 32, 64)):
     "Optimiser knobs of architecture `a`."
-    return dict(lr=log_uniform(f'{a}.lr', *lr), wd=log_uniform(f'{a}.wd', *wd), bs=hp.choice(f'{a}.bs', list(bs)))
+    return dict(lr=log_uniform(f'{a}.lr', *lr), wd=log_uniform(f'{a}.wd', *wd),
+                bs=hp.choice(f'{a}.bs', list(bs)))
 
 SPACES = {
     'detect': {
         'ref': lambda: dict(_opt('ref', lr=(1e-4, 3e-3)), arch_kwargs=dict(
             activation=hp.choice('ref.activation', ['relu', 'leaky_relu', 'elu', 'tanh']),
-            dropout=dropout_or_none('ref.dropout', 0.5), batchnorm=hp.choice('ref.batchnorm', [False, True]))),
-        'heatmap': lambda: dict(_opt('heatmap', lr=(3e-4, 1e-2), wd=(1e-6, 1e-2), bs=(32, 64, 128)), arch_kwargs=dict(
+            dropout=dropout_or_none('ref.dropout', 0.5),
+            batchnorm=hp.choice('ref.batchnorm', [False, True]))),
+        'heatmap': lambda: dict(_opt('heatmap', lr=(3e-4, 1e-2), wd=(1e-6, 1e-2), bs=(32, 64, 128)),
+                                arch_kwargs=dict(
             width=int_range('heatmap.width', 16, 64, 8), depth=int_range('heatmap.depth', 2, 5),
             activation=hp.choice('heatmap.activation', ['relu', 'silu', 'gelu']),
-            dropout=dropout_or_none('heatmap.dropout', 0.3), sigma_px=hp.uniform('heatmap.sigma_px', 1.0, 3.0))),
+            dropout=dropout_or_none('heatmap.dropout', 0.3),
+            sigma_px=hp.uniform('heatmap.sigma_px', 1.0, 3.0))),
     },
     'forecast': {
-        'mlp': lambda: dict(_opt('mlp', lr=(3e-5, 3e-3), wd=(1e-6, 1e-2), bs=(32, 64, 128, 256)), arch_kwargs=dict(
-            widths=hp.choice('mlp.widths', [[512, 256, 128, 128], [256, 128], [512, 256, 128], [256, 256, 256, 256]]),
+        'mlp': lambda: dict(_opt('mlp', lr=(3e-5, 3e-3), wd=(1e-6, 1e-2), bs=(32, 64, 128, 256)),
+                            arch_kwargs=dict(
+            widths=hp.choice('mlp.widths',
+                             [[512, 256, 128, 128], [256, 128], [512, 256, 128], [256, 256, 256, 256]]),
             p_drop=dropout_or_none('mlp.p_drop', 0.6))),
-        'physics': lambda: dict(_opt('physics', lr=(1e-4, 1e-2), wd=(1e-7, 1e-3), bs=(32, 64, 128, 256)), arch_kwargs=dict(
+        'physics': lambda: dict(_opt('physics', lr=(1e-4, 1e-2), wd=(1e-7, 1e-3), bs=(32, 64, 128, 256)),
+                                arch_kwargs=dict(
             hidden=int_range('physics.hidden', 32, 256, 32), n_hist=int_range('physics.n_hist', 2, 8),
-            use_colour=hp.choice('physics.use_colour', [True, False]), p_drop=dropout_or_none('physics.p_drop', 0.3))),
+            use_colour=hp.choice('physics.use_colour', [True, False]),
+            p_drop=dropout_or_none('physics.p_drop', 0.3))),
     },
 }
 
@@ -79,7 +87,8 @@ def point_of(doc:dict) -> dict:
 # %% ../nbs/09_hpsearch.ipynb #88179c8f
 def search_loss(task:str, metrics:dict) -> float:
     "The number the search minimises, from validation `metrics`."
-    if task == 'detect': return (1 - metrics['mean_iou']) + (1 - metrics['colour_set_acc']) + 1e-3 * metrics['centre_err_px']
+    if task == 'detect':
+        return (1 - metrics['mean_iou']) + (1 - metrics['colour_set_acc']) + 1e-3 * metrics['centre_err_px']
     return metrics['mse_px2']
 
 # %% ../nbs/09_hpsearch.ipynb #1721ddd6
@@ -87,7 +96,8 @@ HP_BUDGETS = {'smoke':   dict(epochs=1, patience=1, time_budget_s=30),
               'default': dict(epochs=8, patience=3, time_budget_s=60, max_train=3072, max_eval=768),
               'full':    dict(epochs=90, patience=12, time_budget_s=None)}
 
-def search_config(task:str, profile:str='default', data_dir=None, seed:int=0, device:str='auto', **overrides) -> dict:
+def search_config(task:str, profile:str='default', data_dir=None, seed:int=0, device:str='auto',
+                  **overrides) -> dict:
     "The train config every trial starts from: task, data, the profile's short budget, no test scoring."
     get_profile(profile)
     cfg = dict(model=task, profile=profile, data_dir=None if data_dir is None else str(data_dir), seed=seed,
@@ -99,9 +109,11 @@ def toy_train(config:dict) -> dict:
     "A stand-in for `train`: validation metrics from a made-up function of the config, NaN when lr > 0.02."
     lr, wd, kw = config['lr'], config.get('wd', 1e-5), config.get('arch_kwargs', {})
     drop = sum(v for k, v in kw.items() if 'drop' in k and isinstance(v, float))
-    x = (math.log10(lr) + 2.5)**2 + 0.1 * (math.log10(wd) + 5)**2 + 0.5 * drop + 0.01 * math.log2(config.get('bs', 32))
+    x = (math.log10(lr) + 2.5)**2 + 0.1 * (math.log10(wd) + 5)**2 + 0.5 * drop
+    x += 0.01 * math.log2(config.get('bs', 32))
     x = float('nan') if lr > 0.02 else x
-    m = dict(mean_iou=1 / (1 + x), colour_set_acc=1.0, centre_err_px=x) if config['model'] == 'detect' else dict(mse_px2=1 + x)
+    m = dict(mean_iou=1 / (1 + x), colour_set_acc=1.0,
+             centre_err_px=x) if config['model'] == 'detect' else dict(mse_px2=1 + x)
     return dict(status='ok', error=None, valid=m, test=None, epochs_run=config.get('epochs', 1), n_params=0)
 
 # %% ../nbs/09_hpsearch.ipynb #ba6a2e6f
@@ -117,30 +129,36 @@ def local_worker() -> str:
 def make_objective(base:dict, train_fn, out):
     "A hyperopt objective: train `base` updated with the sampled point; report the validation loss."
     def objective(params):
-        params = to_plain(params); cfg = {**base, **params}
+        params = to_plain(params)
+        cfg = {**base, **params}
         key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
         cfg['out'] = str(Path(out)/'trials'/key)
         res, t0 = dict(params=flat_params(params), config=cfg, worker=local_worker()), time.time()
         try:
             r = train_fn(cfg)
-            res['train'] = {k: r.get(k) for k in ('epochs_run', 'best_epoch', 'stop_reason', 'n_params', 'train_time_s')}
+            res['train'] = {k: r.get(k) for k in ('epochs_run', 'best_epoch', 'stop_reason', 'n_params',
+                                                  'train_time_s')}
             if r.get('status', 'ok') != 'ok': raise FloatingPointError(r.get('error') or r['status'])
             if not r.get('valid'): raise RuntimeError('training gave no validation metrics')
-            metrics = to_plain(r['valid']); loss = float(search_loss(cfg['model'], metrics))
+            metrics = to_plain(r['valid'])
+            loss = float(search_loss(cfg['model'], metrics))
             if not math.isfinite(loss): raise FloatingPointError(f'validation loss is {loss}')
             return res | dict(status=STATUS_OK, loss=loss, metrics=metrics, time_s=round(time.time() - t0, 2))
         except DataError: raise
         except Exception as e:
-            return res | dict(status=STATUS_FAIL, loss=None, error=f'{type(e).__name__}: {e}', time_s=round(time.time() - t0, 2))
+            return res | dict(status=STATUS_FAIL, loss=None, error=f'{type(e).__name__}: {e}',
+                              time_s=round(time.time() - t0, 2))
     return objective
 
 # %% ../nbs/09_hpsearch.ipynb #55a7289a
 def done_docs(trials) -> list:
     "Copies of the finished trial documents of `trials` (any backend), by trial id."
-    return sorted((copy.deepcopy(d) for d in trials.trials if d['state'] == JOB_STATE_DONE), key=lambda d: d['tid'])
+    return sorted((copy.deepcopy(d) for d in trials.trials if d['state'] == JOB_STATE_DONE),
+                  key=lambda d: d['tid'])
 
 def trial_record(doc:dict) -> dict:
-    "The JSON line of one trial: id, status, loss, time, the sampled knobs, metrics, error, worker, full config."
+    """The JSON line of one trial: id, status, loss, time, the sampled knobs, metrics, error, worker, full
+    config."""
     r = doc['result']
     return dict(tid=doc['tid'], status=r.get('status'), loss=r.get('loss'), time_s=r.get('time_s'),
                 finished=str(doc.get('refresh_time')), params=r.get('params'), metrics=r.get('metrics'),
@@ -148,8 +166,11 @@ def trial_record(doc:dict) -> dict:
 
 # %% ../nbs/09_hpsearch.ipynb #864d6bcd
 def save_trials(trials, out) -> Path:
-    "Write the finished trials to `out/trials.pkl` (a hyperopt `Trials`) and `out/trials.jsonl`, each atomically."
-    finished = Trials(); finished._insert_trial_docs(done_docs(trials)); finished.refresh()
+    """Write the finished trials to `out/trials.pkl` (a hyperopt `Trials`) and `out/trials.jsonl`, each
+    atomically."""
+    finished = Trials()
+    finished._insert_trial_docs(done_docs(trials))
+    finished.refresh()
     with atomic_path(Path(out)/'trials.pkl') as t: t.write_bytes(pickle.dumps(finished))
     lines = ''.join(json.dumps(trial_record(d), default=str) + '\n' for d in finished.trials)
     with atomic_path(Path(out)/'trials.jsonl') as t: t.write_text(lines)
@@ -164,8 +185,9 @@ def load_trials(out) -> Trials | None:
 
 # %% ../nbs/09_hpsearch.ipynb #31d35a94
 TRAIN_KEYS = ('model', 'arch', 'arch_kwargs', 'lr', 'wd', 'bs', 'data_dir', 'seed')
-LOSS_DEFINITION = {'detect': '(1 - mean_iou) + (1 - colour_set_acc) + 0.001 * centre_err_px on the validation split',
-                   'forecast': 'mse_px2 on the validation split'}
+LOSS_DEFINITION = {
+    'detect': '(1 - mean_iou) + (1 - colour_set_acc) + 0.001 * centre_err_px on the validation split',
+    'forecast': 'mse_px2 on the validation split'}
 
 def best_trial(trials) -> dict | None:
     "The finished trial document with the lowest loss, or None when none succeeded."
@@ -175,18 +197,23 @@ def best_trial(trials) -> dict | None:
 def best_config(trials) -> dict | None:
     "The winner's train config: the `TRAIN_KEYS` of its trial config that are set."
     d = best_trial(trials)
-    return None if d is None else {k: v for k, v in d['result']['config'].items() if k in TRAIN_KEYS and v is not None}
+    if d is None: return None
+    return {k: v for k, v in d['result']['config'].items() if k in TRAIN_KEYS and v is not None}
 
 # %% ../nbs/09_hpsearch.ipynb #c7d884b1
 def write_best(trials, out) -> dict:
-    "Write `out/best.json` (the winner's train config, when there is one) and `out/summary.json`; return the summary."
+    """Write `out/best.json` (the winner's train config, when there is one) and `out/summary.json`; return the
+    summary."""
     docs, d = done_docs(trials), best_trial(trials)
-    res = [o['result'] for o in docs]; task = res[0]['config']['model'] if res else None
+    res = [o['result'] for o in docs]
+    task = res[0]['config']['model'] if res else None
     s = dict(task=task, loss_definition=LOSS_DEFINITION.get(task), n_trials=len(docs),
-             n_ok=sum(r['status'] == STATUS_OK for r in res), n_failed=sum(r['status'] != STATUS_OK for r in res),
+             n_ok=sum(r['status'] == STATUS_OK for r in res),
+             n_failed=sum(r['status'] != STATUS_OK for r in res),
              total_time_s=round(sum(r.get('time_s') or 0 for r in res), 1))
     if d is not None:
-        s |= dict(best_tid=d['tid'], best_loss=d['result']['loss'], best_params=d['result']['params'], best_metrics=d['result']['metrics'])
+        s |= dict(best_tid=d['tid'], best_loss=d['result']['loss'], best_params=d['result']['params'],
+                  best_metrics=d['result']['metrics'])
         save_json(best_config(trials), Path(out)/'best.json')
     save_json(s, Path(out)/'summary.json')
     return s
@@ -198,7 +225,8 @@ def _check_meta(out:Path, meta:dict):
     if p.exists():
         old = load_json(p)
         if diff := sorted(k for k in set(old) | set(meta) if old.get(k) != meta.get(k)):
-            raise ValueError(f"{out} holds a search with other settings ({', '.join(diff)}); use another --out")
+            raise ValueError(f"{out} holds a search with other settings ({', '.join(diff)}); "
+                             "use another --out")
     else: save_json(meta, p)
 
 def _train(cfg:dict) -> dict:
@@ -211,24 +239,29 @@ def hp_search(base:dict, max_evals:int, out, *, archs=None, seed:int=0, train_fn
               batch:int|None=None, n_startup:int=10, progress:bool=True):
     "Run or resume a TPE search of `max_evals` trials in all from train config `base` into `out`."
     out, task = Path(out), base['model']
-    archs = list(archs or SPACES[task]); space = search_space(task, archs)
+    archs = list(archs or SPACES[task])
+    space = search_space(task, archs)
     _check_meta(out, dict(base=base, archs=archs, seed=seed, n_startup=n_startup))
     for t in out.glob('.*.tmp'): t.unlink()  # left by a killed search (one search per folder at a time)
     trials = trials_factory()
     if (saved := load_trials(out)) is not None and not len(trials):
-        trials.insert_trial_docs([d | dict(exp_key=trials._exp_key) for d in done_docs(saved)]); trials.refresh()
+        trials.insert_trial_docs([d | dict(exp_key=trials._exp_key) for d in done_docs(saved)])
+        trials.refresh()
         save_trials(trials, out)  # the log catches up if a kill came between the two files
     fn, algo = make_objective(base, train_fn or _train, out), partial(tpe.suggest, n_startup_jobs=n_startup)
     step = batch or getattr(trials, 'parallelism', None) or 1
     with tqdm(total=max_evals, initial=min(len(trials), max_evals), desc=f'hp {task}', unit='trial',
               disable=not progress or progress_mode() != 'bar') as bar:
         while (n := len(trials)) < max_evals:
-            try: fmin(fn, space, algo=algo, max_evals=min(max_evals, n + step), trials=trials, rstate=np.random.default_rng([seed, n]),
-                      show_progressbar=False, verbose=False, return_argmin=False)
+            try:
+                fmin(fn, space, algo=algo, max_evals=min(max_evals, n + step), trials=trials,
+                     rstate=np.random.default_rng([seed, n]), show_progressbar=False, verbose=False,
+                     return_argmin=False)
             except AllTrialsFailed: pass
             save_trials(trials, out)
             if len(trials) == n: break  # the algorithm proposed nothing more
-            bar.update(len(trials) - n); bar.set_postfix(best=(best_trial(trials) or {}).get('result', {}).get('loss'))
+            bar.update(len(trials) - n)
+            bar.set_postfix(best=(best_trial(trials) or {}).get('result', {}).get('loss'))
     write_best(trials, out)
     return trials
 
@@ -236,17 +269,26 @@ def hp_search(base:dict, max_evals:int, out, *, archs=None, seed:int=0, train_fn
 def add_hp_args(p:argparse.ArgumentParser):
     "The options of `balldetect hp`."
     p.add_argument('--model', required=True, choices=['detect', 'forecast'], help='the task to tune')
-    p.add_argument('--max-evals', type=int, default=None, help="trials in all, earlier ones of a resumed search included (default: the profile's hp_evals)")
-    p.add_argument('--arch', nargs='+', default=None, help="architectures to search over (default: all of the task's)")
+    p.add_argument('--max-evals', type=int, default=None,
+                   help="trials in all, earlier ones of a resumed search included "
+                        "(default: the profile's hp_evals)")
+    p.add_argument('--arch', nargs='+', default=None,
+                   help="architectures to search over (default: all of the task's)")
     p.add_argument('--data-dir', default=None, help="dataset folder (default: the profile's synthetic set)")
-    p.add_argument('--out', default=None, help='search folder (default: runs/hp_<model>); run again with the same folder to resume')
-    p.add_argument('--profile', default='default', choices=list(PROFILES), help='sets the per-trial budget and the default trial count')
+    p.add_argument('--out', default=None,
+                   help='search folder (default: runs/hp_<model>); run again with the same folder to resume')
+    p.add_argument('--profile', default='default', choices=list(PROFILES),
+                   help='sets the per-trial budget and the default trial count')
     p.add_argument('--seed', type=int, default=0, help='seed of the search and of every training')
     p.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda, ...')
-    p.add_argument('--epochs', type=int, default=None, help="epochs per trial (default: the profile's search budget)")
-    p.add_argument('--time-budget', type=float, default=None, help="seconds per trial (default: the profile's search budget)")
-    p.add_argument('--cluster', default=None, help='run trials in parallel on Ray: local:K (a cluster of K nodes on this machine, '
-                   'stopped afterwards) or HOST:PORT of a running cluster (default: one at a time in this process)')
+    p.add_argument('--epochs', type=int, default=None,
+                   help="epochs per trial (default: the profile's search budget)")
+    p.add_argument('--time-budget', type=float, default=None,
+                   help="seconds per trial (default: the profile's search budget)")
+    p.add_argument('--cluster', default=None,
+                   help='run trials in parallel on Ray: local:K (a cluster of K nodes on this machine, '
+                        'stopped afterwards) or HOST:PORT of a running cluster '
+                        '(default: one at a time in this process)')
     p.add_argument('--n-startup', type=int, default=10, help='random trials before TPE takes over')
 
 # %% ../nbs/09_hpsearch.ipynb #e6a55ddb
@@ -255,11 +297,13 @@ def run_hp(args, train_fn=None) -> int:
     n = get_profile(args.profile)['hp_evals'] if args.max_evals is None else args.max_evals
     if n < 1: raise ValueError(f'--max-evals must be at least 1, got {n}')
     out, t0 = Path(args.out or runs_dir()/f'hp_{args.model}'), time.time()
-    base = search_config(args.model, args.profile, args.data_dir, args.seed, args.device, epochs=args.epochs, time_budget_s=args.time_budget)
+    base = search_config(args.model, args.profile, args.data_dir, args.seed, args.device, epochs=args.epochs,
+                         time_budget_s=args.time_budget)
     search = hp_search
     if args.cluster:
         try: from balldetect.hpcluster import cluster_search
-        except ImportError as e: raise RuntimeError(f"--cluster needs Ray Tune ({e}): pip install 'balldetect[hp]'") from None
+        except ImportError as e:
+            raise RuntimeError(f"--cluster needs Ray Tune ({e}): pip install 'balldetect[hp]'") from None
         search = partial(cluster_search, cluster=args.cluster)
     search(base, n, out, archs=args.arch, seed=args.seed, train_fn=train_fn, n_startup=args.n_startup)
     s = load_json(out/'summary.json')

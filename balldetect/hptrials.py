@@ -16,17 +16,21 @@ __all__ = ['trials_frame', 'knob_columns', 'plot_loss_vs_knobs', 'plot_best_so_f
 def _row(r:dict) -> dict:
     "A `trials_frame` row of one `trials.jsonl` record (list knobs joined: `512-256-128`)."
     knob, t = (lambda v: '-'.join(map(str, v)) if isinstance(v, list) else v), r.get('train') or {}
-    return dict(tid=r['tid'], status=r['status'], loss=r['loss'], time_s=r['time_s'], worker=r.get('worker'), epochs_run=t.get('epochs_run'),
-                n_params=t.get('n_params'), **{k: knob(v) for k, v in (r['params'] or {}).items()},
+    return dict(tid=r['tid'], status=r['status'], loss=r['loss'], time_s=r['time_s'], worker=r.get('worker'),
+                epochs_run=t.get('epochs_run'), n_params=t.get('n_params'),
+                **{k: knob(v) for k, v in (r['params'] or {}).items()},
                 **{f'valid_{k}': v for k, v in (r['metrics'] or {}).items()})
 
 def trials_frame(folder):
-    "One row per trial of search `folder`: status, loss, time, worker, epochs, size, the sampled knobs and validation metrics."
+    """One row per trial of search `folder`: status, loss, time, worker, epochs, size, the sampled knobs and
+    validation metrics."""
     import pandas as pd
     p = Path(folder)/'trials.jsonl'
-    if not p.exists(): raise FileNotFoundError(f'{p} not found: not a search folder (run `balldetect hp` first)')
+    if not p.exists():
+        raise FileNotFoundError(f'{p} not found: not a search folder (run `balldetect hp` first)')
     rows = [_row(json.loads(l)) for l in p.read_text().splitlines() if l.strip()]
-    return (pd.DataFrame(rows) if rows else pd.DataFrame(columns=['tid', 'status', 'loss', 'time_s'])).set_index('tid')
+    df = pd.DataFrame(rows) if rows else pd.DataFrame(columns=['tid', 'status', 'loss', 'time_s'])
+    return df.set_index('tid')
 
 # %% ../nbs/09a_hptrials.ipynb #319e0f47
 def _log_y(loss) -> bool:
@@ -35,28 +39,35 @@ def _log_y(loss) -> bool:
 
 def knob_columns(df) -> list:
     "The columns of `trials_frame` that are sampled knobs."
-    return [c for c in df.columns if c not in ('status', 'loss', 'time_s', 'worker', 'epochs_run', 'n_params') and not c.startswith('valid_')]
+    facts = ('status', 'loss', 'time_s', 'worker', 'epochs_run', 'n_params')
+    return [c for c in df.columns if c not in facts and not c.startswith('valid_')]
 
 def plot_loss_vs_knobs(df, ncols:int=4):
-    "Loss against each knob, one panel each (successful trials, coloured by architecture); returns the figure."
+    """Loss against each knob, one panel each (successful trials, coloured by architecture); returns the
+    figure."""
     import matplotlib.pyplot as plt, pandas as pd
     ok, knobs = df[df.status == 'ok'], knob_columns(df)
     nrows = max(1, math.ceil(len(knobs) / ncols))
-    fig, axs = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), squeeze=False, constrained_layout=True)
+    fig, axs = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), squeeze=False,
+                            constrained_layout=True)
     archs = sorted(ok['arch'].dropna().unique()) if 'arch' in ok else [None]
     for ax, k in zip(axs.flat, knobs):
         for i, a in enumerate(archs):
             sub = (ok[ok['arch'] == a] if a is not None else ok).dropna(subset=[k])
             x = sub[k]
             if not pd.api.types.is_numeric_dtype(ok[k]) or pd.api.types.is_bool_dtype(ok[k]):
-                cats = sorted(ok[k].dropna().astype(str).unique()); x = x.astype(str).map(cats.index)
+                cats = sorted(ok[k].dropna().astype(str).unique())
+                x = x.astype(str).map(cats.index)
                 ax.set_xticks(range(len(cats)), cats, rotation=30, fontsize=7)
-            elif k in ('lr', 'wd'): ax.set_xscale('log'); ax.xaxis.set_minor_formatter(plt.NullFormatter())
+            elif k in ('lr', 'wd'):
+                ax.set_xscale('log')
+                ax.xaxis.set_minor_formatter(plt.NullFormatter())
             ax.scatter(x, sub['loss'], s=18, color=f'C{i}', label=a)
         ax.set_title(k, fontsize=9)
         if _log_y(ok['loss']): ax.set_yscale('log')
     for ax in axs.flat[len(knobs):]: ax.axis('off')
-    axs.flat[0].set_ylabel('loss'); axs.flat[0].legend(fontsize=7)
+    axs.flat[0].set_ylabel('loss')
+    axs.flat[0].legend(fontsize=7)
     return fig
 
 # %% ../nbs/09a_hptrials.ipynb #d79ca764
@@ -67,7 +78,11 @@ def plot_best_so_far(df, ax=None):
     ok, bad = df[df.status == 'ok'], df[df.status != 'ok']
     ax.scatter(ok.index, ok['loss'], s=16, label='trial')
     ax.step(ok.index, ok['loss'].cummin(), where='post', color='k', label='best so far')
-    if len(bad): ax.scatter(bad.index, [1.08 * ok['loss'].max() if len(ok) else 1] * len(bad), marker='x', color='r', label='failed')
+    if len(bad):
+        ax.scatter(bad.index, [1.08 * ok['loss'].max() if len(ok) else 1] * len(bad), marker='x', color='r',
+                   label='failed')
     if _log_y(ok['loss']): ax.set_yscale('log')
-    ax.set_xlabel('trial'); ax.set_ylabel('loss'); ax.legend(fontsize=7)
+    ax.set_xlabel('trial')
+    ax.set_ylabel('loss')
+    ax.legend(fontsize=7)
     return ax

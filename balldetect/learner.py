@@ -30,7 +30,8 @@ class NonFiniteLossError(RuntimeError):
     "The loss became NaN or infinite: `epoch` and `batch` say where."
     def __init__(self, loss, epoch, batch):
         self.loss, self.epoch, self.batch = loss, epoch, batch
-        super().__init__(f"loss is {loss} at epoch {epoch}, batch {batch}: lower the learning rate or check the data")
+        super().__init__(f"loss is {loss} at epoch {epoch}, batch {batch}: "
+                         "lower the learning rate or check the data")
 
 # %% ../nbs/05_learner.ipynb #cd45a5fa
 class Callback:
@@ -46,26 +47,30 @@ def run_cbs(cbs, event, learn=None):
 
 # %% ../nbs/05_learner.ipynb #a37cecb0
 class with_cbs:
-    "Decorator: `before_{nm}`, the method, `after_{nm}`; `Cancel{Nm}Exception` jumps to `after_{nm}`; always `cleanup_{nm}`."
+    """Decorator: `before_{nm}`, the method, `after_{nm}`; `Cancel{Nm}Exception` jumps to `after_{nm}`; always
+    `cleanup_{nm}`."""
     excs = dict(fit=CancelFitException, epoch=CancelEpochException, batch=CancelBatchException)
     def __init__(self, nm): self.nm = nm
     def __call__(self, f):
         @functools.wraps(f)
         def _f(o, *args, **kwargs):
             try:
-                try: o.callback(f'before_{self.nm}'); f(o, *args, **kwargs)
+                try:
+                    o.callback(f'before_{self.nm}')
+                    f(o, *args, **kwargs)
                 except self.excs[self.nm]: pass
                 o.callback(f'after_{self.nm}')
             finally: o.callback(f'cleanup_{self.nm}')
         return _f
 
 # %% ../nbs/05_learner.ipynb #044bfb2d
-OPTIMIZERS = {'adam': torch.optim.Adam, 'adamw': torch.optim.AdamW,
-              'sgd': lambda ps, lr, weight_decay: torch.optim.SGD(ps, lr, momentum=0.9, weight_decay=weight_decay)}
+OPTIMIZERS = {'adam': torch.optim.Adam, 'adamw': torch.optim.AdamW, 'sgd': lambda ps, lr,
+              weight_decay: torch.optim.SGD(ps, lr, momentum=0.9, weight_decay=weight_decay)}
 
 def make_optimizer(params, opt:str='adam', lr:float=1e-3, wd:float=0.):
     "Optimizer `opt` (adam, adamw or sgd with momentum 0.9) over `params`."
-    if opt not in OPTIMIZERS: raise ValueError(f"unknown optimizer {opt!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if opt not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {opt!r}; choose one of {', '.join(OPTIMIZERS)}")
     return OPTIMIZERS[opt](params, lr=lr, weight_decay=wd)
 
 # %% ../nbs/05_learner.ipynb #264f5c0a
@@ -74,25 +79,31 @@ def parse_sched(sched) -> dict:
     if sched is None: return {'name': 'none'}
     if isinstance(sched, str): return {'name': sched}
     if isinstance(sched, (list, tuple)):
-        keys = {'step': ('step_size', 'gamma'), 'onecycle': ('pct_start',), 'cosine': ('eta_min',)}.get(sched[0], ())
+        keys = {'step': ('step_size', 'gamma'), 'onecycle': ('pct_start',),
+                'cosine': ('eta_min',)}.get(sched[0], ())
         return {'name': sched[0], **dict(zip(keys, sched[1:]))}
     return dict(sched)
 
 def make_scheduler(opt, sched, epochs:int, steps_per_epoch:int):
     "The scheduler for `sched` and whether it steps per `'batch'` or `'epoch'` (None: none, or cannot apply)."
-    kw = parse_sched(sched); name = kw.pop('name')
+    kw = parse_sched(sched)
+    name = kw.pop('name')
     total = max(1, epochs * steps_per_epoch)
     if name == 'none' or schedule_fallback(sched, epochs, steps_per_epoch): return None, None
-    if name == 'step': return torch.optim.lr_scheduler.StepLR(opt, kw.get('step_size', 40), kw.get('gamma', 0.3)), 'epoch'
+    if name == 'step':
+        return torch.optim.lr_scheduler.StepLR(opt, kw.get('step_size', 40), kw.get('gamma', 0.3)), 'epoch'
     if name == 'onecycle':
         lrs = [g['lr'] for g in opt.param_groups]
-        return torch.optim.lr_scheduler.OneCycleLR(opt, lrs, total_steps=total, pct_start=kw.get('pct_start', 0.25)), 'batch'
-    if name == 'cosine': return torch.optim.lr_scheduler.CosineAnnealingLR(opt, total, eta_min=kw.get('eta_min', 0.)), 'batch'
+        return torch.optim.lr_scheduler.OneCycleLR(opt, lrs, total_steps=total,
+                                                   pct_start=kw.get('pct_start', 0.25)), 'batch'
+    if name == 'cosine':
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, total, eta_min=kw.get('eta_min', 0.)), 'batch'
     raise ValueError(f"unknown schedule {name!r}; choose none, step, onecycle or cosine")
 
 # %% ../nbs/05_learner.ipynb #0496e7ee
 def schedule_fallback(sched, epochs:int, steps_per_epoch:int) -> str|None:
-    "Why schedule `sched` cannot run over `epochs` x `steps_per_epoch` steps (a constant rate is used), or None."
+    """Why schedule `sched` cannot run over `epochs` x `steps_per_epoch` steps (a constant rate is used), or
+    None."""
     kw, total = parse_sched(sched), epochs * steps_per_epoch
     pct, step_size = float(kw.get('pct_start', 0.25)), float(kw.get('step_size', 40))
     if kw['name'] == 'onecycle' and not 0 < pct < 1:
@@ -121,13 +132,16 @@ def to_plain(o):
 def get_rng_states(*gens) -> dict:
     "RNG states of python, numpy, torch, CUDA and the torch generators `gens`, checkpoint-safe."
     npst = np.random.get_state()
-    return {'python': to_plain(random.getstate()), 'numpy': [npst[0], torch.from_numpy(npst[1].astype(np.int64)), *to_plain(npst[2:])],
-            'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    return {'python': to_plain(random.getstate()),
+            'numpy': [npst[0], torch.from_numpy(npst[1].astype(np.int64)), *to_plain(npst[2:])],
+            'torch': torch.get_rng_state(),
+            'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             'gens': [g.get_state() for g in gens]}
 
 def set_rng_states(st:dict, *gens):
     "Restore states saved by `get_rng_states`."
-    v, internal, gauss = st['python']; random.setstate((v, tuple(internal), gauss))
+    v, internal, gauss = st['python']
+    random.setstate((v, tuple(internal), gauss))
     np.random.set_state((st['numpy'][0], st['numpy'][1].numpy().astype(np.uint32), *st['numpy'][2:]))
     torch.set_rng_state(st['torch'])
     if st['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
@@ -142,7 +156,8 @@ class RecorderCB(Callback):
         self.sum, self.n = torch.zeros((), device=learn.device), 0
     def after_batch(self, learn):
         n = len(learn.targets[0]) if learn.targets else 1
-        self.sum += learn.loss.detach().float() * n; self.n += n
+        self.sum += learn.loss.detach().float() * n
+        self.n += n
     def after_epoch(self, learn):
         learn.log['train_loss' if learn.training else 'valid_loss'] = (self.sum / max(self.n, 1)).item()
 
@@ -163,14 +178,20 @@ class DeviceCB(Callback):
 class MixedPrecisionCB(Callback):
     "Automatic mixed precision: forward and loss under `torch.autocast`, backward through a `GradScaler`."
     order = -5
-    def __init__(self, device_type='cuda', dtype=torch.float16): self.device_type, self.dtype, self.ac = device_type, dtype, None
+    def __init__(self, device_type='cuda', dtype=torch.float16):
+        self.device_type, self.dtype, self.ac = device_type, dtype, None
     def before_fit(self, learn): learn.scaler = torch.amp.GradScaler(self.device_type)
     def after_fit(self, learn): learn.scaler = None
     def before_batch(self, learn):
-        self.ac = torch.autocast(self.device_type, dtype=self.dtype); self.ac.__enter__()
-    def after_loss(self, learn): self.ac.__exit__(None, None, None); self.ac = None
+        self.ac = torch.autocast(self.device_type, dtype=self.dtype)
+        self.ac.__enter__()
+    def after_loss(self, learn):
+        self.ac.__exit__(None, None, None)
+        self.ac = None
     def cleanup_batch(self, learn):
-        if getattr(self, 'ac', None) is not None: self.ac.__exit__(None, None, None); self.ac = None
+        if getattr(self, 'ac', None) is not None:
+            self.ac.__exit__(None, None, None)
+            self.ac = None
 
 # %% ../nbs/05_learner.ipynb #ac32627d
 class Learner:
@@ -196,7 +217,9 @@ class Learner:
     def get_loss(self): self.loss = self._loss(self.raw, *self.targets)
     def backward(self): (self.scaler.scale(self.loss) if self.scaler else self.loss).backward()
     def step(self):
-        if self.scaler: self.scaler.step(self.opt); self.scaler.update()
+        if self.scaler:
+            self.scaler.step(self.opt)
+            self.scaler.update()
         else: self.opt.step()
         if self.sched_per == 'batch': self.sched.step()
     def zero_grad(self): self.opt.zero_grad(set_to_none=True)
@@ -206,12 +229,16 @@ class Learner:
 @with_cbs('batch')
 def _one_batch(self:Learner):
     self.inputs, self.targets = self.batch[:self.n_inp], self.batch[self.n_inp:]
-    self.predict(); self.callback('after_pred')
-    self.get_loss(); self.callback('after_loss')
+    self.predict()
+    self.callback('after_pred')
+    self.get_loss()
+    self.callback('after_loss')
     if not torch.isfinite(self.loss): raise NonFiniteLossError(self.loss.item(), self.epoch, self.iter)
     if self.training:
-        self.backward(); self.callback('after_backward')
-        self.step(); self.zero_grad()
+        self.backward()
+        self.callback('after_backward')
+        self.step()
+        self.zero_grad()
 
 # %% ../nbs/05_learner.ipynb #c5a187ba
 @patch
@@ -231,7 +258,8 @@ def _run_pass(self:Learner, training:bool):
 def _fit(self:Learner):
     if self.stop_reason: return  # resumed from a run that had already stopped
     for self.epoch in range(self.start_epoch, self.n_epochs):
-        self._run_pass(True); self._run_pass(False)
+        self._run_pass(True)
+        self._run_pass(False)
         if self.sched_per == 'epoch': self.sched.step()
         if self.stop_reason: raise CancelFitException()
 
@@ -249,7 +277,8 @@ def fit(self:Learner, epochs:int):
 @patch
 def _gens(self:Learner):
     "Torch generators the training loader draws from (shuffling, worker seeds)."
-    gs = [getattr(self.train_dl, 'generator', None), getattr(getattr(self.train_dl, 'sampler', None), 'generator', None)]
+    gs = [getattr(self.train_dl, 'generator', None),
+          getattr(getattr(self.train_dl, 'sampler', None), 'generator', None)]
     return [g for i, g in enumerate(gs) if g is not None and all(g is not h for h in gs[:i])]
 
 @patch
@@ -264,7 +293,8 @@ def state_dict(self:Learner) -> dict:
 @patch
 def load_state_dict(self:Learner, st:dict):
     "Restore a `state_dict`; training continues with the epoch after `st['epoch']`."
-    self.model.load_state_dict(st['model']); self.opt.load_state_dict(st['opt'])
+    self.model.load_state_dict(st['model'])
+    self.opt.load_state_dict(st['opt'])
     if self.sched and st['sched']: self.sched.load_state_dict(st['sched'])
     if self.scaler and st['scaler']: self.scaler.load_state_dict(st['scaler'])
     for cb in self.cbs:
