@@ -12,7 +12,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from .core import get_device
 from .data import DetectionDataset, SequenceDataset
-from .learner import Callback, CheckpointCB, CSVLoggerCB, Learner, ProgressCB, TimeBudgetCB
+from .learner import Callback, Learner
+from .callbacks import CheckpointCB, CSVLoggerCB, ProgressCB, TimeBudgetCB
 
 # %% auto #0
 __all__ = ['BATCHERS', 'DeviceBatches', 'dist_env', 'init_distributed', 'barrier', 'close_distributed', 'DDPModel',
@@ -32,29 +33,35 @@ BATCHERS = {DetectionDataset: (('images', 'presence', 'boxes'), _detection_batch
 
 # %% ../nbs/05b_devices.ipynb #4bef8c13
 class DeviceBatches:
-    "Batches of `ds` drawn by indexing its tensors on `device`; rank `rank` of `world` (DDP) gets its share of each."
+    """Batches of `ds` drawn by indexing its tensors on `device`; rank `rank` of `world` (DDP) gets its share
+    of each."""
     def __init__(self, ds, bs:int, *, shuffle:bool=False, generator=None, drop_last:bool=False, device='cpu',
                  rank:int=0, world:int=1):
         if type(ds) not in BATCHERS:
-            raise TypeError(f"no batcher for {type(ds).__name__}; known: {', '.join(c.__name__ for c in BATCHERS)}")
+            known = ', '.join(c.__name__ for c in BATCHERS)
+            raise TypeError(f"no batcher for {type(ds).__name__}; known: {known}")
         names, self.fetch = BATCHERS[type(ds)]
         self.ds, self.bs, self.shuffle, self.drop_last = ds, bs, shuffle, drop_last
         self.rank, self.world = rank, world
-        self.generator = generator if generator is not None or not shuffle else torch.Generator().manual_seed(0)
+        if generator is None and shuffle: generator = torch.Generator().manual_seed(0)
+        self.generator = generator
         self.device, rows = torch.device(device), torch.from_numpy(ds.rows)
         if self.device.type == 'cpu': self.tensors, self.rows = tuple(getattr(ds, n) for n in names), rows
         else:  # only the split's rows go to the device
             self.tensors = tuple(getattr(ds, n)[rows].to(self.device) for n in names)
             self.rows = torch.arange(len(rows), device=self.device)
 
-    def __len__(self): n = len(self.rows); return n // self.bs if self.drop_last else -(-n // self.bs)
+    def __len__(self):
+        n = len(self.rows)
+        return n // self.bs if self.drop_last else -(-n // self.bs)
 
     def __iter__(self):
         n = len(self.rows)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         order = self.rows[order.to(self.rows.device)]  # the one copy to the device of the epoch
         for b in range(len(self)):
-            yield self.fetch(self.ds, self.tensors, order[b * self.bs:(b + 1) * self.bs][self.rank::self.world])
+            yield self.fetch(self.ds, self.tensors,
+                             order[b * self.bs:(b + 1) * self.bs][self.rank::self.world])
 
 # %% ../nbs/05b_devices.ipynb #cf0ab9ed
 def dist_env() -> tuple:
@@ -66,7 +73,9 @@ def init_distributed(device='auto') -> tuple:
     rank, local, world = dist_env()
     dev = get_device(device)
     if world == 1: return dev, 0, 1
-    if dev.type == 'cuda': dev = torch.device('cuda', local); torch.cuda.set_device(dev)
+    if dev.type == 'cuda':
+        dev = torch.device('cuda', local)
+        torch.cuda.set_device(dev)
     if not dist.is_initialized(): dist.init_process_group('nccl' if dev.type == 'cuda' else 'gloo')
     return dev, rank, world
 
@@ -81,7 +90,8 @@ def close_distributed():
 
 # %% ../nbs/05b_devices.ipynb #09d30aaf
 class DDPModel(DistributedDataParallel):
-    "DDP that reads like the model it wraps: `loss`, `decode`, `state_dict` and other attributes are the module's."
+    """DDP that reads like the model it wraps: `loss`, `decode`, `state_dict` and other attributes are the
+    module's."""
     def __getattr__(self, name):
         try: return super().__getattr__(name)
         except AttributeError: return getattr(self.module, name)
@@ -108,7 +118,8 @@ class FollowerCheckpointCB(CheckpointCB):
 
 # %% ../nbs/05b_devices.ipynb #81e42301
 def distribute(learn:Learner, rank:int, world:int) -> Learner:
-    "Make `learn` rank `rank` of `world`: its model in `DDPModel`, stopping in step; only rank 0 shows and writes."
+    """Make `learn` rank `rank` of `world`: its model in `DDPModel`, stopping in step; only rank 0 shows and
+    writes."""
     dev = learn.device
     ids = [torch.cuda.current_device() if dev.index is None else dev.index] if dev.type == 'cuda' else None
     learn.model = DDPModel(learn.model.to(dev), device_ids=ids)

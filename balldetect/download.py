@@ -38,34 +38,50 @@ def fetch(url:str, dest, *, sha256:str|None=None, progress:bool=True, timeout:fl
     try:
         with atomic_path(dest) as t, urllib.request.urlopen(url, timeout=timeout) as r, open(t, 'wb') as f:
             size = int(r.headers.get('Content-Length') or 0) or None
-            with tqdm(total=size, unit='B', unit_scale=True, unit_divisor=1024, desc=dest.name, disable=not progress) as bar:
+            with tqdm(total=size, unit='B', unit_scale=True, unit_divisor=1024, desc=dest.name,
+                      disable=not progress) as bar:
                 try:
-                    while b := r.read(1 << 16): f.write(b); h.update(b); n += len(b); bar.update(len(b))
-                except http.client.IncompleteRead as e: n += len(e.partial); size = size or n + (e.expected or 1)
-            if size is not None and n != size: raise DataError(dest, f'download of {url} incomplete: got {n} of {size} bytes')
+                    while b := r.read(1 << 16):
+                        f.write(b)
+                        h.update(b)
+                        n += len(b)
+                        bar.update(len(b))
+                except http.client.IncompleteRead as e:
+                    n += len(e.partial)
+                    size = size or n + (e.expected or 1)
+            if size is not None and n != size:
+                raise DataError(dest, f'download of {url} incomplete: got {n} of {size} bytes')
             if sha256 and h.hexdigest() != sha256:
-                raise DataError(dest, f'sha256 {h.hexdigest()} of {url} does not match the published {sha256}')
-    except urllib.error.HTTPError as e: raise DataError(dest, f'download of {url} failed: HTTP {e.code} {e.reason}') from None
+                raise DataError(dest,
+                                f'sha256 {h.hexdigest()} of {url} does not match the published {sha256}')
+    except urllib.error.HTTPError as e:
+        raise DataError(dest, f'download of {url} failed: HTTP {e.code} {e.reason}') from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
         raise DataError(dest, f'download of {url} failed: {getattr(e, "reason", None) or e}') from None
     return h.hexdigest()
 
 # %% ../nbs/02b_download.ipynb #f70f2ec4
 def safe_extract(archive, dest) -> Path:
-    "Extract tar `archive` into `dest`, refusing it whole if any member is absolute, has `..`, or fails the data filter."
-    if not hasattr(tarfile, 'data_filter'): raise RuntimeError('safe extraction needs Python >= 3.11.4 (tarfile filters)')
-    archive, dest = Path(archive), Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    """Extract tar `archive` into `dest`, refusing it whole if any member is absolute, has `..`, or fails the
+    data filter."""
+    if not hasattr(tarfile, 'data_filter'):
+        raise RuntimeError('safe extraction needs Python >= 3.11.4 (tarfile filters)')
+    archive, dest = Path(archive), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive) as tf:
             members = tf.getmembers()
             for m in members:
                 parts = m.name.replace('\\', '/').split('/')
                 if m.name.startswith(('/', '\\')) or re.match(r'^[A-Za-z]:', m.name) or '..' in parts:
-                    raise DataError(archive, f'unsafe member {m.name!r} (absolute or with ..): archive refused')
+                    raise DataError(archive,
+                                    f'unsafe member {m.name!r} (absolute or with ..): archive refused')
                 try: tarfile.data_filter(m, str(dest))
-                except tarfile.FilterError as e: raise DataError(archive, f'unsafe member {m.name!r} ({e}): archive refused') from None
+                except tarfile.FilterError as e:
+                    raise DataError(archive, f'unsafe member {m.name!r} ({e}): archive refused') from None
             tf.extractall(dest, members=members, filter='data')
-    except (tarfile.TarError, EOFError, OSError) as e: raise DataError(archive, f'not a readable tar archive ({e})') from None
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise DataError(archive, f'not a readable tar archive ({e})') from None
     return dest
 
 # %% ../nbs/02b_download.ipynb #633f7c0a
@@ -78,12 +94,16 @@ def _best_dir(roots, pattern:str):
     return best
 
 # %% ../nbs/02b_download.ipynb #de364c98
-def _glob(pattern:str) -> str: "`img_(\\d+)\\.jpg` -> `img_*.jpg`."; return pattern.replace(r'(\d+)', '*').replace('\\', '')
+def _glob(pattern:str) -> str:
+    "`img_(\\d+)\\.jpg` -> `img_*.jpg`."
+    return pattern.replace(r'(\d+)', '*').replace('\\', '')
 
 def lay_out(roots, out, kind:str) -> dict:
-    "Move the `kind` files found under `roots` into `out/kind`, validated; returns the opened folder's arrays."
+    """Move the `kind` files found under `roots` into `out/kind`, validated; returns the opened folder's
+    arrays."""
     out, stage = Path(out), Path(out)/f'.{kind}.partial'
-    shutil.rmtree(stage, ignore_errors=True); stage.mkdir(parents=True)
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
     try:
         for pattern in KINDS[kind]:
             d, names = _best_dir(roots, pattern)
@@ -92,18 +112,23 @@ def lay_out(roots, out, kind:str) -> dict:
         try: arrays = open_folder(stage, kind)  # validates, writes the cache (which moves with the files)
         except DataError as e: raise DataError(out/ARCHIVE_OF[kind], f'{e.path.name}: {e.msg}') from None
         old = out/f'.{kind}.old'
-        if (out/kind).exists(): shutil.rmtree(old, ignore_errors=True); os.replace(out/kind, old)
-        os.replace(stage, out/kind); shutil.rmtree(old, ignore_errors=True)
+        if (out/kind).exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out/kind, old)
+        os.replace(stage, out/kind)
+        shutil.rmtree(old, ignore_errors=True)
         return arrays
     finally: shutil.rmtree(stage, ignore_errors=True)
 
 # %% ../nbs/02b_download.ipynb #56e6c653
 def download(out=None, # dataset folder to fill (default: datasets/course)
-             base_url:str|None=None, # where the archives are (default: $BALLDETECT_DATA_URL, else the course site)
+             base_url:str|None=None, # where the archives are (default: $BALLDETECT_DATA_URL, else the course)
              progress:bool=True, *, force:bool=False, # fetch again even when the archives are already here
-             keep_archives:bool=True, checksums:dict|None=None) -> dict: # archive name -> expected sha256 or None
+             keep_archives:bool=True,
+             checksums:dict|None=None) -> dict: # archive name -> expected sha256 or None
     "Fetch, verify and extract the course archives into `out` in the course layout; returns a summary."
-    out = Path(out) if out else datasets_dir()/'course'; out.mkdir(parents=True, exist_ok=True)
+    out = Path(out) if out else datasets_dir()/'course'
+    out.mkdir(parents=True, exist_ok=True)
     base = (base_url or os.environ.get(URL_ENV) or BASE_URL).rstrip('/')
     checksums, rec = ARCHIVES if checksums is None else checksums, {}
     if (out/'archives.json').exists(): rec = load_json(out/'archives.json')
@@ -131,7 +156,8 @@ def download(out=None, # dataset folder to fill (default: datasets/course)
 def add_download_args(p):
     "Options of `balldetect download`."
     p.add_argument('--out', default=None, help='dataset folder to fill (default: datasets/course)')
-    p.add_argument('--base-url', default=None, help=f'where the archives are (default: ${URL_ENV}, else {BASE_URL})')
+    p.add_argument('--base-url', default=None,
+                   help=f'where the archives are (default: ${URL_ENV}, else {BASE_URL})')
     p.add_argument('--force', action='store_true', help='fetch the archives again even when they are here')
     p.add_argument('--remove-archives', action='store_true', help='delete the .tgz files once extracted')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')

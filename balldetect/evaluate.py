@@ -14,8 +14,12 @@ from torch import nn
 from PIL import Image, UnidentifiedImageError
 from .core import COLOURS, IMG_SIZE, N_BALLS, DataError, datasets_dir, save_json
 from .data import DetectionDataset, SequenceDataset, detection_indices, load_split
-from .models import (baseline_scores, check_task, format_scores, get_preds, load_model,
+from .models import (baseline_scores, check_task, format_scores, load_model,
                                model_scores)
+from .learner import get_preds
+from .callbacks import load_checkpoint
+from .metrics import detection_metrics, forecast_metrics
+
 
 # %% auto #0
 __all__ = ['EVAL_DATASETS', 'parse_indices', 'eval_dataset', 'evaluate', 'read_image', 'predict', 'format_prediction',

@@ -7,34 +7,31 @@ Docs: https://balldetect.github.io/balldetect/fastai_detector.html.md"""
 # %% ../nbs/06b_fastai_detector.ipynb #8a228a32
 from __future__ import annotations
 import math
-import time
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.error import URLError
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 import matplotlib.pyplot as plt
 from torchvision.models import ResNet18_Weights, ResNet34_Weights
 from matplotlib import patheffects, patches
-from fastai.vision.all import (Callback, CancelFitException, CancelTrainException, ConvLayer, DataLoaders, Learner,
-                               Normalize, ResBlock, TensorBase, TensorImage, Transform, apply_init, create_body, create_head,
-                               default_split, imagenet_stats, init_cnn, num_features_model, resnet18, resnet34,
-                               xresnet18, xresnet34)
-from .core import COLOURS, COLOUR_RGB, N_COLOURS, IMG_SIZE, get_device, get_profile, save_json, seed_everything
+from fastai.vision.all import (ConvLayer, DataLoaders, Learner, Normalize, ResBlock, TensorBase, TensorImage,
+                               Transform, apply_init, create_body, create_head, default_split, imagenet_stats,
+                               init_cnn, num_features_model, resnet18, resnet34, xresnet18, xresnet34)
+from .core import (COLOURS, COLOUR_RGB, N_COLOURS, IMG_SIZE, get_device, get_profile, save_json,
+                             seed_everything)
 from .data import get_datasets
+from .fastai_glue import FastaiItems, fit_fastai, subsample, torch_threads
 from .metrics import colour_confusion, detection_metrics
 
 # %% auto #0
-__all__ = ['DETECTION_TYPES', 'ARCHS', 'PRETRAINED_URLS', 'FASTAI_DET_PROFILES', 'px_to_unit', 'unit_to_px', 'FastaiItems',
-           'BatchResize', 'TensorPresence', 'TensorPredPresence', 'TensorColourBoxes', 'TensorPredBoxes', 'subsample',
-           'detection_dls', 'detection_test_dl', 'DetectionLoss', 'decode_detection', 'presence_acc', 'centre_err_px',
-           'cell_centres', 'SoftArgmaxHead', 'stages_cut', 'small_body', 'hub_checkpoint', 'pretrained_state',
-           'detection_body', 'fastai_detection_learner', 'TimeBudget', 'recorder_history', 'suggest_lr',
-           'items_in_budget', 'shrink_train', 'plan_budget', 'predict_detection', 'fastai_detection_metrics',
-           'torch_threads', 'lr_find_curve', 'fit_fastai', 'train_fastai_detector', 'show_results']
+__all__ = ['DETECTION_TYPES', 'ARCHS', 'PRETRAINED_URLS', 'FASTAI_DET_PROFILES', 'px_to_unit', 'unit_to_px', 'BatchResize',
+           'TensorPresence', 'TensorPredPresence', 'TensorColourBoxes', 'TensorPredBoxes', 'detection_dls',
+           'detection_test_dl', 'DetectionLoss', 'decode_detection', 'presence_acc', 'centre_err_px', 'cell_centres',
+           'SoftArgmaxHead', 'stages_cut', 'small_body', 'hub_checkpoint', 'pretrained_state', 'detection_body',
+           'fastai_detection_learner', 'predict_detection', 'fastai_detection_metrics', 'train_fastai_detector',
+           'show_results']
 
 # %% ../nbs/06b_fastai_detector.ipynb #365d2913
 def px_to_unit(boxes, size:int=IMG_SIZE):
@@ -44,16 +41,6 @@ def px_to_unit(boxes, size:int=IMG_SIZE):
 def unit_to_px(boxes, size:int=IMG_SIZE):
     "fastai's `[-1, 1]` coordinates `(..., 4)` back to pixels of a `size` x `size` image."
     return (boxes + 1) * (size / 2)
-
-# %% ../nbs/06b_fastai_detector.ipynb #23091a0a
-class FastaiItems(Dataset):
-    "Dataset `ds` as fastai sees it: element k of an item cast to `types[k]`, the first `n_inp` elements are inputs."
-    def __init__(self, ds=None, n_inp:int=1, types=(TensorImage,)): self.ds, self.n_inp, self.types = ds, n_inp, types
-    def __len__(self): return 0 if self.ds is None else len(self.ds)
-    def __getitem__(self, i):
-        it = self.ds[i]
-        return tuple(t(o) if t else o for t, o in zip(list(self.types) + [None] * len(it), it))
-    def new_empty(self): return type(self)(None, self.n_inp, self.types)
 
 # %% ../nbs/06b_fastai_detector.ipynb #e78a064b
 class BatchResize(Transform):
@@ -67,31 +54,36 @@ class BatchResize(Transform):
 # %% ../nbs/06b_fastai_detector.ipynb #108a081b
 class TensorPresence(TensorBase):
     "Colour flags (or probabilities) `(..., 9)`; shows the names of the colours above 0.5 as the title."
-    def names(self) -> str: return ' '.join(COLOURS[c] for c in torch.nonzero(self.view(-1) > 0.5).flatten().tolist())
+    def names(self) -> str:
+        return ' '.join(COLOURS[c] for c in torch.nonzero(self.view(-1) > 0.5).flatten().tolist())
     def show(self, ctx=None, **kwargs):
         ctx = ctx if ctx is not None else plt.gca()
         ctx.set_title(self.names(), fontsize=8)
         return ctx
 
 class TensorPredPresence(TensorPresence):
-    "Predicted colour probabilities: their names go under the true ones in the title, in red when they differ."
+    """Predicted colour probabilities: their names go under the true ones in the title, in red when they
+    differ."""
     def show(self, ctx=None, **kwargs):
         ctx = ctx if ctx is not None else plt.gca()
         ok = ctx.get_title() == self.names()
-        ctx.set_title(f"{ctx.get_title()}\n{'' if ok else 'WRONG: '}{self.names()}", fontsize=8, color='k' if ok else 'r')
+        ctx.set_title(f"{ctx.get_title()}\n{'' if ok else 'WRONG: '}{self.names()}", fontsize=8,
+                      color='k' if ok else 'r')
         return ctx
 
 # %% ../nbs/06b_fastai_detector.ipynb #fbfed134
 class TensorColourBoxes(TensorBase):
-    "Boxes `(..., 9, 4)` px in colour order (absent: zeros); shows each in its colour, outlined in black; solid."
+    """Boxes `(..., 9, 4)` px in colour order (absent: zeros); shows each in its colour, outlined in black;
+    solid."""
     linestyle = '-'
     def show(self, ctx=None, **kwargs):
         ctx = ctx if ctx is not None else plt.gca()
         for c, (x1, y1, x2, y2) in enumerate(self.view(-1, 4).tolist()):
             if x2 <= x1: continue
             ec = [v / 255 for v in COLOUR_RGB[COLOURS[c]]]
-            ctx.add_patch(patches.Rectangle((x1 - .5, y1 - .5), x2 - x1, y2 - y1, fill=False, lw=1.3, ls=self.linestyle, ec=ec,
-                                            path_effects=[patheffects.withStroke(linewidth=2.6, foreground='k')]))
+            outline = [patheffects.withStroke(linewidth=2.6, foreground='k')]
+            ctx.add_patch(patches.Rectangle((x1 - .5, y1 - .5), x2 - x1, y2 - y1, fill=False, lw=1.3,
+                                            ls=self.linestyle, ec=ec, path_effects=outline))
         return ctx
 
 class TensorPredBoxes(TensorColourBoxes):
@@ -101,19 +93,16 @@ class TensorPredBoxes(TensorColourBoxes):
 DETECTION_TYPES = (TensorImage, TensorPresence, TensorColourBoxes)   # an item: image, flags, boxes
 
 # %% ../nbs/06b_fastai_detector.ipynb #c5506910
-def subsample(ds, n:int|None, seed:int=0):
-    "A random subset of `n` items of our dataset `ds` (all when `n` is None or larger), in file order."
-    if n is None or n >= len(ds): return ds
-    return ds.subset(sorted(np.random.default_rng(seed).choice(ds.indices, n, replace=False).tolist()))
-
 def detection_dls(data_dir, # dataset folder with `mini_balls/` (and `split.json`, made on first use)
                   bs:int=64, # batch size
                   size:int=IMG_SIZE, # side of the images the network sees
                   n_train:int|None=None, n_valid:int|None=None, # random subsets of the split (None: all)
                   device='auto', seed:int=0) -> DataLoaders:
-    "fastai `DataLoaders` over our detection images and our train/valid split, normalised with ImageNet stats."
+    """fastai `DataLoaders` over our detection images and our train/valid split, normalised with ImageNet
+    stats."""
     dss = get_datasets(data_dir, 'detect')
-    items = [FastaiItems(subsample(dss[k], n, seed), types=DETECTION_TYPES) for k, n in (('train', n_train), ('valid', n_valid))]
+    items = [FastaiItems(subsample(dss[k], n, seed), types=DETECTION_TYPES)
+             for k, n in (('train', n_train), ('valid', n_valid))]
     tfms = [BatchResize(size), Normalize.from_stats(*imagenet_stats, cuda=False)]
     drop_last = (len(items[0]) > bs, False)  # fewer training items than a batch: keep them as one batch
     dls = DataLoaders.from_dsets(*items, bs=bs, num_workers=0, after_batch=tfms, drop_last=drop_last)
@@ -152,13 +141,15 @@ def presence_acc(raw, presence, boxes):
 
 def centre_err_px(raw, presence, boxes):
     "Mean distance in px between predicted and true centres of the present balls."
-    _, pred = decode_detection(raw); m = presence > 0.5
+    _, pred = decode_detection(raw)
+    m = presence > 0.5
     centre = lambda b: (b[..., :2] + b[..., 2:]) / 2
     return (centre(pred[m]) - centre(boxes[m])).norm(dim=-1).mean()
 
 # %% ../nbs/06b_fastai_detector.ipynb #3495c61f
 def cell_centres(h:int, w:int, device=None, dtype=torch.float32) -> tuple:
-    "Centres `(x (h*w,), y (h*w,))` in `[-1, 1]` of the cells of an `h` x `w` grid over the image, row by row."
+    """Centres `(x (h*w,), y (h*w,))` in `[-1, 1]` of the cells of an `h` x `w` grid over the image, row by
+    row."""
     gx = (torch.arange(w, device=device, dtype=dtype) + 0.5) * (2 / w) - 1
     gy = (torch.arange(h, device=device, dtype=dtype) + 0.5) * (2 / h) - 1
     cy, cx = torch.meshgrid(gy, gx, indexing='ij')
@@ -166,23 +157,27 @@ def cell_centres(h:int, w:int, device=None, dtype=torch.float32) -> tuple:
 
 # %% ../nbs/06b_fastai_detector.ipynb #d018ec50
 class SoftArgmaxHead(nn.Module):
-    "Per colour, a presence logit and a box in `[-1, 1]`: cells' boxes weighted by a softmax over cells, `(B, 9 + 36)`."
+    """Per colour, a presence logit and a box in `[-1, 1]`: cells' boxes weighted by a softmax over cells,
+    `(B, 9 + 36)`."""
     def __init__(self, nf:int, # channels of the feature map
                  n_colours:int=N_COLOURS,
                  ball_px:float=11.): # box side at the start, px
         super().__init__()
         self.n_colours = n_colours
-        self.conv = nn.Conv2d(nf, n_colours * 5, 1)                   # per colour: location logit, 4 edge distances
+        # per colour: location logit, 4 edge distances
+        self.conv = nn.Conv2d(nf, n_colours * 5, 1)
         nn.init.zeros_(self.conv.weight)
         nn.init.zeros_(self.conv.bias)
-        with torch.no_grad(): self.conv.bias.view(n_colours, 5)[:, 1:] = ball_px / IMG_SIZE   # half a ball in [-1, 1]
+        with torch.no_grad():
+            self.conv.bias.view(n_colours, 5)[:, 1:] = ball_px / IMG_SIZE   # half a ball in [-1, 1]
     def forward(self, x):                                             # (B, nf, H, W)
         B, _, H, W = x.shape
         out = self.conv(x).view(B, self.n_colours, 5, H * W)
         logits, edges = out[:, :, 0], out[:, :, 1:]                   # (B, 9, HW), (B, 9, 4, HW)
         presence = torch.logsumexp(logits, -1) - math.log(H * W)      # (B, 9)
         cx, cy = cell_centres(H, W, x.device, x.dtype)                # (HW,), (HW,)
-        cell_boxes = torch.stack([cx - edges[:, :, 0], cy - edges[:, :, 1], cx + edges[:, :, 2], cy + edges[:, :, 3]], 2)
+        cell_boxes = torch.stack([cx - edges[:, :, 0], cy - edges[:, :, 1], cx + edges[:, :, 2],
+                                  cy + edges[:, :, 3]], 2)
         boxes = (cell_boxes * logits.softmax(-1)[:, :, None]).sum(-1)  # (B, 9, 4)
         return torch.cat([presence, boxes.flatten(1)], 1)             # (B, 45)
 
@@ -192,33 +187,40 @@ ARCHS = {'resnet18': resnet18, 'resnet34': resnet34, 'xresnet18': xresnet18, 'xr
 def stages_cut(stages:int=4) -> int:
     "fastai's `cut` keeping the stem and the first `stages` residual stages of a (x)resnet."
     assert 1 <= stages <= 4, f'a resnet has 4 stages, asked for {stages}'
-    return 4 + stages                                                 # resnet: conv, bn, relu, pool; xresnet: 3 convs, pool
+    # resnet: conv, bn, relu, pool; xresnet: 3 convs, pool
+    return 4 + stages
 
 def small_body(width:int=32, # channels at stride 4
                n_blocks:int=1, # `ResBlock`s at stride 4
                stem:int=16) -> nn.Sequential: # channels at stride 2
-    "A stride-4 body of fastai layers: two stride-2 `ConvLayer`s, then `n_blocks` `ResBlock`s; xresnet's init."
+    """A stride-4 body of fastai layers: two stride-2 `ConvLayer`s, then `n_blocks` `ResBlock`s; xresnet's
+    init."""
     body = nn.Sequential(ConvLayer(3, stem, stride=2), ConvLayer(stem, width, stride=2),
                          *[ResBlock(1, width, width) for _ in range(n_blocks)])
     init_cnn(body)
     return body
 
 # %% ../nbs/06b_fastai_detector.ipynb #4d8a1137
-PRETRAINED_URLS = {'resnet18': ResNet18_Weights.IMAGENET1K_V1.url, 'resnet34': ResNet34_Weights.IMAGENET1K_V1.url}
+PRETRAINED_URLS = {'resnet18': ResNet18_Weights.IMAGENET1K_V1.url,
+                   'resnet34': ResNet34_Weights.IMAGENET1K_V1.url}
 
 def hub_checkpoint(arch:str) -> Path|None:
-    "Where torch hub keeps `arch`'s ImageNet weights (`<hub dir>/checkpoints/<file>`); None if there are none."
+    """Where torch hub keeps `arch`'s ImageNet weights (`<hub dir>/checkpoints/<file>`); None if there are
+    none."""
     url = PRETRAINED_URLS.get(arch)
     return None if url is None else Path(torch.hub.get_dir())/'checkpoints'/url.rsplit('/', 1)[-1]
 
 # %% ../nbs/06b_fastai_detector.ipynb #770c6bfb
 def pretrained_state(arch:str, weights=None, download:bool=True) -> tuple:
-    "`(state_dict or None, info)` for `arch`: from the file `weights`, else torch hub's cache, else a download."
+    """`(state_dict or None, info)` for `arch`: from the file `weights`, else torch hub's cache, else a
+    download."""
     if weights is not None:
         if not Path(weights).is_file(): raise FileNotFoundError(f'{weights}: no such weights file')
-        return torch.load(weights, map_location='cpu', weights_only=True), dict(pretrained=True, reason=f'weights from {Path(weights).name}')
+        state = torch.load(weights, map_location='cpu', weights_only=True)
+        return state, dict(pretrained=True, reason=f'weights from {Path(weights).name}')
     path = hub_checkpoint(arch)
-    if path is None: return None, dict(pretrained=False, reason=f'{arch} has no pretrained weights; random init')
+    if path is None:
+        return None, dict(pretrained=False, reason=f'{arch} has no pretrained weights; random init')
     why = 'download not asked for'
     if not path.is_file() and download:
         try:
@@ -226,10 +228,12 @@ def pretrained_state(arch:str, weights=None, download:bool=True) -> tuple:
             torch.hub.download_url_to_file(PRETRAINED_URLS[arch], str(path), progress=False)
         except (URLError, OSError) as e: why = f'download failed: {type(e).__name__}: {e}'
     if not path.is_file():
-        reason = f'pretrained weights not available (no {path.name} in the torch hub cache; {why}); random init'
+        reason = (f'pretrained weights not available (no {path.name} in the torch hub cache; {why}); '
+                  'random init')
         print(f'note: {reason}')
         return None, dict(pretrained=False, reason=reason)
-    return torch.load(path, map_location='cpu', weights_only=True), dict(pretrained=True, reason=f'{path.name} from the torch hub cache')
+    state = torch.load(path, map_location='cpu', weights_only=True)
+    return state, dict(pretrained=True, reason=f'{path.name} from the torch hub cache')
 
 # %% ../nbs/06b_fastai_detector.ipynb #1faf15a2
 def detection_body(arch:str='small', # small (`small_body`), resnet18, resnet34, xresnet18 or xresnet34
@@ -240,10 +244,12 @@ def detection_body(arch:str='small', # small (`small_body`), resnet18, resnet34,
                    width:int=32, n_blocks:int=1) -> tuple: # small: channels and `ResBlock`s at stride 4
     "The body for `arch`, and whether it is pretrained: `(body, info)`."
     if arch == 'small':
-        if weights is not None: raise ValueError('weights= is for the resnets; the small body has no pretrained weights')
+        if weights is not None:
+            raise ValueError('weights= is for the resnets; the small body has no pretrained weights')
         return small_body(width, n_blocks), dict(pretrained=False, reason='small body: trained from scratch')
     if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of small, {', '.join(ARCHS)}")
-    state, info = pretrained_state(arch, weights, download) if pretrained else (None, dict(pretrained=False, reason='not asked for'))
+    if pretrained: state, info = pretrained_state(arch, weights, download)
+    else: state, info = None, dict(pretrained=False, reason='not asked for')
     model = ARCHS[arch]()
     if state is not None: model.load_state_dict(state)
     return create_body(model, pretrained=state is not None, cut=stages_cut(stages)), info
@@ -253,35 +259,19 @@ def fastai_detection_learner(dls, task:str='boxes', # 'colours' (task 1.1) or 'b
                              arch:str='small', pretrained:bool=True, # see `detection_body`
                              box_weight:float=20., # weight of the box L1 beside the colour BCE
                              path='.', **body_kw) -> tuple: # more arguments of `detection_body`
-    "A fastai `Learner` for `task` on `detection_body(arch, pretrained, **body_kw)`: `(learn, pretrained_info)`."
+    """A fastai `Learner` for `task` on `detection_body(arch, pretrained, **body_kw)`: `(learn,
+    pretrained_info)`."""
     if task not in ('colours', 'boxes'): raise ValueError(f"task must be 'colours' or 'boxes', not {task!r}")
     body, info = detection_body(arch, pretrained, **body_kw)
     boxes = task == 'boxes'
     nf = num_features_model(body)
     head = SoftArgmaxHead(nf) if boxes else create_head(nf, N_COLOURS)
     if not boxes: apply_init(head, nn.init.kaiming_normal_)
-    learn = Learner(dls, nn.Sequential(body, head), loss_func=DetectionLoss(boxes, box_weight), splitter=default_split,
+    learn = Learner(dls, nn.Sequential(body, head), loss_func=DetectionLoss(boxes, box_weight),
+                    splitter=default_split,
                     metrics=[presence_acc, centre_err_px] if boxes else [presence_acc], path=path)
     if info['pretrained']: learn.freeze()
     return learn, info
-
-# %% ../nbs/06b_fastai_detector.ipynb #00486dd1
-class TimeBudget(Callback):
-    "Stop fitting once `budget_s` seconds have passed (after validating the current epoch)."
-    order = 99
-    def __init__(self, budget_s:float|None): self.budget_s, self.stopped = budget_s, False
-    def before_fit(self): self.t0, self.stopped = time.time(), False
-    def after_batch(self):
-        if self.training and self.budget_s is not None and time.time() - self.t0 > self.budget_s:
-            self.stopped = True; raise CancelTrainException()
-    def after_epoch(self):
-        if self.stopped: raise CancelFitException()
-
-# %% ../nbs/06b_fastai_detector.ipynb #64e72664
-def recorder_history(learn) -> list:
-    "The per-epoch rows of fastai's `Recorder` as dicts `{'epoch': i, name: value, ...}`."
-    names = list(learn.recorder.metric_names[1:-1])   # without 'epoch' and 'time'
-    return [dict(epoch=i, **dict(zip(names[len(names) - len(r):], map(float, r)))) for i, r in enumerate(learn.recorder.values)]
 
 # %% ../nbs/06b_fastai_detector.ipynb #6a56e21d
 _FASTAI_DET_COMMON = dict(arch='small', stages=2, size=IMG_SIZE, box_weight=20., pretrained=True)
@@ -293,33 +283,6 @@ FASTAI_DET_PROFILES = {
     'full':    dict(_FASTAI_DET_COMMON, width=64, n_blocks=2, n_train=None, n_valid=None, n_test=None, bs=64, epochs=30,
                     lr_find_it=100, time_budget_s=None, threads=None),
 }
-
-# %% ../nbs/06b_fastai_detector.ipynb #840d2849
-def suggest_lr(learn, num_it:int, default:float=3e-3) -> float:
-    "fastai's `lr_find` (valley), `num_it` batches, clipped to [1e-4, 1e-2]; `default` if it gives nothing."
-    try: lr = float(learn.lr_find(start_lr=1e-5, end_lr=1, num_it=num_it, show_plot=False).valley)
-    except (IndexError, RuntimeError, ValueError): return default
-    return float(np.clip(lr, 1e-4, 1e-2)) if np.isfinite(lr) else default
-
-# %% ../nbs/06b_fastai_detector.ipynb #7110f3e2
-def items_in_budget(budget_s:float, t_batch:float, bs:int, epochs:int, n_valid:int) -> int:
-    "Training items per epoch that fit `epochs` epochs in `budget_s` at `t_batch` s per training batch."
-    per_epoch = budget_s / epochs - (n_valid / bs) * t_batch / 3     # a validation batch costs ~1/3 of a training one
-    return max(2 * bs, int(per_epoch / t_batch) * bs)
-
-def shrink_train(dls, n:int, seed:int=0):
-    "Keep a random `n` of the training items of `dls`, in place."
-    ds = dls.train_ds
-    if n < len(ds): dls.loaders[0] = dls.train.new(type(ds)(subsample(ds.ds, n, seed), ds.n_inp, ds.types))
-    return dls
-
-def plan_budget(learn, cfg:dict, t0:float, seed:int=0) -> float|None:
-    "After `lr_find`: shrink the training set to fit `cfg['time_budget_s']` (counted from `t0`); the seconds left."
-    if cfg['time_budget_s'] is None: return None
-    n_batches = max(1, len(learn.recorder.lrs))                      # batches lr_find ran
-    t_batch, left = (time.time() - t0) / n_batches, cfg['time_budget_s'] - (time.time() - t0)
-    shrink_train(learn.dls, items_in_budget(0.75 * left, t_batch, cfg['bs'], cfg['epochs'], len(learn.dls.valid_ds)), seed)
-    return left
 
 # %% ../nbs/06b_fastai_detector.ipynb #4774ebe6
 def predict_detection(learn, dl):
@@ -333,47 +296,16 @@ def fastai_detection_metrics(learn, dl, task:str='boxes', preds=None) -> dict:
     if task == 'colours': m.update(mean_iou=None, ap50=None, ap75=None, centre_err_px=None)
     return m
 
-# %% ../nbs/06b_fastai_detector.ipynb #32d5e6fb
-@contextmanager
-def torch_threads(n:int|None):
-    "Run the block with `n` torch CPU threads (None: unchanged); yields the number in use."
-    old = torch.get_num_threads()
-    if n: torch.set_num_threads(n)
-    try: yield torch.get_num_threads()
-    finally: torch.set_num_threads(old)
-
-# %% ../nbs/06b_fastai_detector.ipynb #e3c68555
-def lr_find_curve(learn) -> dict:
-    "The learning rates and smoothed losses `lr_find` just recorded (before a fit replaces them)."
-    rec = learn.recorder
-    return dict(lrs=[float(o) for o in rec.lrs], losses=[float(o) for o in rec.losses])
-
-def fit_fastai(learn, cfg:dict, lr:float|None=None, seed:int=0, fine_tune:bool=False) -> dict:
-    "`lr_find` (if `lr` is None), plan the time box, `fit_one_cycle` (or `fine_tune`): the run's facts and history."
-    t0, found = time.time(), lr is None
-    if found: lr = suggest_lr(learn, cfg['lr_find_it'])
-    curve = lr_find_curve(learn) if found else None
-    try: (Path(learn.path)/learn.model_dir).rmdir()                  # lr_find's empty temp folder
-    except OSError: pass
-    n_ep = cfg['epochs'] + int(fine_tune)                             # fine_tune adds a frozen epoch
-    tb = TimeBudget(plan_budget(learn, {**cfg, 'epochs': n_ep}, t0, seed) if found else cfg['time_budget_s'])
-    if fine_tune: learn.fine_tune(cfg['epochs'], lr, freeze_epochs=1, cbs=tb)
-    else: learn.fit_one_cycle(cfg['epochs'], lr, cbs=tb)
-    history = recorder_history(learn)                                 # before get_preds resets the Recorder
-    return dict(lr=lr, train_time_s=round(time.time() - t0, 1), epochs=n_ep, epochs_run=len(history),
-                time_budget_hit=tb.stopped, n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
-                history=history, lr_find=curve)
-
 # %% ../nbs/06b_fastai_detector.ipynb #e59bf7c0
 def train_fastai_detector(data_dir, # dataset folder (e.g. datasets/sim)
                           out, # run folder: metrics.json, export.pkl, results.png
                           profile:str='default', # smoke, default or full (see FASTAI_DET_PROFILES)
                           task:str='boxes', # 'colours' (task 1.1) or 'boxes' (task 1.2)
-                          arch:str|None=None, # small, resnet18, resnet34, xresnet18 or xresnet34 (None: the profile's)
+                          arch:str|None=None, # small, resnet18/34 or xresnet18/34 (None: the profile's)
                           device:str='auto', seed:int=0,
                           lr:float|None=None, # None: from lr_find
                           weights=None, # resnets: a state dict file to start from
-                          **overrides) -> dict: # any key of the profile (epochs, n_train, width, time_budget_s, ...)
+                          **overrides) -> dict: # any key of the profile (epochs, n_train, width, ...)
     "Train and test a fastai detector; write `out/metrics.json` and return its content."
     get_profile(profile)
     cfg = {**FASTAI_DET_PROFILES[profile], **overrides, **({'arch': arch} if arch else {})}
@@ -382,24 +314,27 @@ def train_fastai_detector(data_dir, # dataset folder (e.g. datasets/sim)
     seed_everything(seed)
     with torch_threads(cfg['threads']) as threads:
         dls = detection_dls(data_dir, cfg['bs'], cfg['size'], cfg['n_train'], cfg['n_valid'], device, seed)
-        learn, pre = fastai_detection_learner(dls, task, cfg['arch'], cfg['pretrained'], cfg['box_weight'], path=out,
-                                              weights=weights, stages=cfg['stages'], width=cfg['width'], n_blocks=cfg['n_blocks'])
+        learn, pre = fastai_detection_learner(dls, task, cfg['arch'], cfg['pretrained'], cfg['box_weight'],
+                                              path=out, weights=weights, stages=cfg['stages'],
+                                              width=cfg['width'], n_blocks=cfg['n_blocks'])
         fit = fit_fastai(learn, cfg, lr, seed, fine_tune=pre['pretrained'])
         tdl = detection_test_dl(dls, data_dir, cfg['n_test'], seed)
         preds = predict_detection(learn, tdl)                         # probs, boxes_pred, presence, boxes
         metrics = fastai_detection_metrics(learn, tdl, task, preds)
         show_results(learn, tdl, max_n=8, path=out/'results.png')
         learn.export('export.pkl')
-    res = dict(status='ok', task='detect', arch=f"fastai_{cfg['arch']}", framework='fastai', subtask=task, metrics=metrics,
-               test=metrics, n_params=sum(p.numel() for p in learn.model.parameters()), device=str(dls.device),
-               threads=threads, profile=profile, pretrained=pre['pretrained'], pretrained_reason=pre['reason'], seed=seed,
-               n_test=len(tdl.dataset), img_size=cfg['size'], confusion=colour_confusion(preds[0], preds[2]).tolist(), **fit)
+    res = dict(status='ok', task='detect', arch=f"fastai_{cfg['arch']}", framework='fastai', subtask=task,
+               metrics=metrics, test=metrics, n_params=sum(p.numel() for p in learn.model.parameters()),
+               device=str(dls.device), threads=threads, profile=profile, pretrained=pre['pretrained'],
+               pretrained_reason=pre['reason'], seed=seed, n_test=len(tdl.dataset), img_size=cfg['size'],
+               confusion=colour_confusion(preds[0], preds[2]).tolist(), **fit)
     save_json(res, out/'metrics.json')
     return res
 
 # %% ../nbs/06b_fastai_detector.ipynb #c2265d4b
 def show_results(learn, dl, max_n:int=8, ncols:int=4, path=None):
-    "fastai's `show_results` of `learn` on the first `max_n` items of `dl`: a figure, saved to `path` if given."
+    """fastai's `show_results` of `learn` on the first `max_n` items of `dl`: a figure, saved to `path` if
+    given."""
     b = dl.one_batch()
     _, _, preds = learn.get_preds(dl=[b], with_decoded=True)          # decoded by DetectionLoss.decodes
     x, y, samples, outs = dl.show_results(b, preds, max_n=max_n, show=False)

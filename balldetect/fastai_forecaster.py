@@ -11,11 +11,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastai.vision.all import Callback, DataLoaders, Learner, LinBnDrop, Metric, TfmdDL
-from .core import DataError, N_BALLS, N_COLOURS, N_STEPS, get_device, get_profile, save_json, seed_everything
+from .core import (DataError, N_BALLS, N_COLOURS, N_STEPS, get_device, get_profile, save_json,
+                             seed_everything)
 from .data import get_datasets
 from .metrics import forecast_metrics, rollout_metrics
 from .forecaster import FORECASTERS, pad_steps, rollout_model
-from .fastai_detector import FastaiItems, fit_fastai, subsample, torch_threads
+from .fastai_glue import FastaiItems, fit_fastai, subsample, torch_threads
 
 # %% auto #0
 __all__ = ['FASTAI_FORECASTERS', 'FASTAI_FC_PROFILES', 'BatchItems', 'TensorDL', 'forecast_dls', 'forecast_test_dl', 'DeltaMLP',
@@ -43,9 +44,11 @@ def forecast_dls(data_dir, # dataset folder with `mini_balls_seq/` (and `split.j
                  device='auto', seed:int=0) -> DataLoaders:
     "fastai `DataLoaders` of `(obs, colours) -> target` over our train/valid split."
     dss = get_datasets(data_dir, 'forecast')
-    items = [BatchItems(subsample(dss[k], n, seed), n_inp=2, types=()) for k, n in (('train', n_train), ('valid', n_valid))]
-    if len(items[0]) < 2: raise DataError(data_dir, f'the train split holds {len(items[0])} forecast item(s); '
-                                         'training (batch norm) needs at least 2')
+    items = [BatchItems(subsample(dss[k], n, seed), n_inp=2, types=())
+             for k, n in (('train', n_train), ('valid', n_valid))]
+    if len(items[0]) < 2:
+        raise DataError(data_dir, f'the train split holds {len(items[0])} forecast item(s); '
+                       'training (batch norm) needs at least 2')
     drop_last = (len(items[0]) > bs, False)  # fewer training items than a batch: keep them as one batch
     dls = DataLoaders.from_dsets(*items, bs=bs, num_workers=0, dl_type=TensorDL, drop_last=drop_last)
     return dls.to(get_device(device))
@@ -65,20 +68,24 @@ class DeltaMLP(nn.Module):
         assert n_hist >= 2, f'the MLP needs at least 2 steps to see a displacement, got n_hist={n_hist}'
         self.n_hist = n_hist
         dims = [n_hist * N_BALLS * 4 + N_COLOURS, *hidden]
-        self.net = nn.Sequential(*[LinBnDrop(a, b, p=p, act=nn.ReLU(inplace=True)) for a, b in zip(dims[:-1], dims[1:])],
-                                 nn.Linear(dims[-1], N_BALLS * 4))
-        nn.init.zeros_(self.net[-1].weight); nn.init.zeros_(self.net[-1].bias)
+        blocks = [LinBnDrop(a, b, p=p, act=nn.ReLU(inplace=True)) for a, b in zip(dims[:-1], dims[1:])]
+        self.net = nn.Sequential(*blocks, nn.Linear(dims[-1], N_BALLS * 4))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
     def forward(self, obs, colours):                                  # (B, k, 3, 4) px, (B, 9)
         h = pad_steps(obs, self.n_hist)                               # (B, n_hist, 3, 4)
         last, cv = h[:, -1], 2 * h[:, -1] - h[:, -2]                   # last boxes, constant velocity
-        pos, disp = last / 50 - 1, (h[:, 1:] - h[:, :-1]) / 10        # (B, 3, 4) in [-1, 1], (B, n_hist-1, 3, 4)
+        # (B, 3, 4) in [-1, 1], (B, n_hist-1, 3, 4)
+        pos, disp = last / 50 - 1, (h[:, 1:] - h[:, :-1]) / 10
         x = torch.cat([pos.flatten(1), disp.flatten(1), colours], 1)
         return cv + self.net(x).view(-1, N_BALLS, 4)                  # (B, 3, 4) px
     def loss(self, raw, target): return F.mse_loss(raw, target)
     def decode(self, raw): return raw
 
 # %% ../nbs/07b_fastai_forecaster.ipynb #43dbfe07
-def _mse(pred, target): "MSE per coordinate, px^2."; return F.mse_loss(pred, target)
+def _mse(pred, target):
+    "MSE per coordinate, px^2."
+    return F.mse_loss(pred, target)
 def _centre_err(pred, target):
     "Mean centre error, px."
     c = lambda b: (b[..., :2] + b[..., 2:]) / 2
@@ -89,7 +96,9 @@ class DecodedMetric(Metric):
     def __init__(self, fn, name:str): self.fn, self._name = fn, name
     def reset(self): self.total, self.count = 0., 0
     def accumulate(self, learn):
-        n = len(learn.yb[0]); self.total += float(self.fn(learn.model.decode(learn.pred), *learn.yb)) * n; self.count += n
+        n = len(learn.yb[0])
+        self.total += float(self.fn(learn.model.decode(learn.pred), *learn.yb)) * n
+        self.count += n
     @property
     def value(self): return self.total / self.count if self.count else None
     @property
@@ -101,24 +110,30 @@ def forecast_fastai_metrics() -> list:
 
 # %% ../nbs/07b_fastai_forecaster.ipynb #8cf48508
 class RandomWindows(Callback):
-    "In training, replace each batch by random windows of `k_min`..T-1 observed steps and the step after them."
+    """In training, replace each batch by random windows of `k_min`..T-1 observed steps and the step after
+    them."""
     def __init__(self, k_min:int=3): self.k_min = k_min
     def before_batch(self):
-        if not self.training or hasattr(self.learn, 'lr_finder'): return   # lr_find compares losses batch to batch
+        if not self.training or hasattr(self.learn, 'lr_finder'):
+            return   # lr_find compares losses batch to batch
         (obs, colours), (target,) = self.xb, self.yb
         seq = torch.cat([obs, target[:, None]], 1)                       # (B, T, 3, 4)
         B, T = seq.shape[:2]
         k = int(torch.randint(self.k_min, T, ()))
-        idx = (torch.randint(0, T - k, (B, 1)) + torch.arange(k + 1)).to(seq.device)   # (B, k+1) steps per window
+        # (B, k+1) steps per window
+        idx = (torch.randint(0, T - k, (B, 1)) + torch.arange(k + 1)).to(seq.device)
         win = seq[torch.arange(B, device=seq.device)[:, None], idx]       # (B, k+1, 3, 4)
         self.learn.xb, self.learn.yb = (win[:, :k], colours), (win[:, k],)
 
 # %% ../nbs/07b_fastai_forecaster.ipynb #cf35d44d
 FASTAI_FORECASTERS = {'delta_mlp': DeltaMLP, **FORECASTERS}
 
-def fastai_forecast_learner(dls, arch:str='delta_mlp', path='.', windows:int|None=3, **arch_kwargs) -> Learner:
-    "A fastai `Learner` for forecaster `arch` (see `FASTAI_FORECASTERS`), metrics in px, `RandomWindows(windows)` unless None."
-    if arch not in FASTAI_FORECASTERS: raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(FASTAI_FORECASTERS)}")
+def fastai_forecast_learner(dls, arch:str='delta_mlp', path='.', windows:int|None=3,
+                            **arch_kwargs) -> Learner:
+    """A fastai `Learner` for forecaster `arch` (see `FASTAI_FORECASTERS`), metrics in px,
+    `RandomWindows(windows)` unless None."""
+    if arch not in FASTAI_FORECASTERS:
+        raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(FASTAI_FORECASTERS)}")
     model = FASTAI_FORECASTERS[arch](**arch_kwargs)
     return Learner(dls, model, loss_func=model.loss, metrics=forecast_fastai_metrics(), path=path,
                    cbs=[RandomWindows(windows)] if windows else None)
@@ -147,13 +162,18 @@ def show_forecasts(data_dir, pred, n:int=8, path=None, ncols:int=4):
     "The first `n` test sequences: observed paths, true next boxes (black) and predicted ones (dashed)."
     import matplotlib.pyplot as plt
     from balldetect.viz import draw_sequence
-    ds = get_datasets(data_dir, 'forecast')['test']; n = min(n, len(ds))
+    ds = get_datasets(data_dir, 'forecast')['test']
+    n = min(n, len(ds))
     fig, axs = plt.subplots(-(-n // ncols), ncols, figsize=(2.2 * ncols, 2.2 * -(-n // ncols)), squeeze=False)
     for i, ax in enumerate(axs.flat):
         ax.axis('off')
-        if i < n: obs, colours, target = ds[i]; ax.imshow(draw_sequence(obs, colours, target=target, pred=pred[i]))
+        if i < n:
+            obs, colours, target = ds[i]
+            ax.imshow(draw_sequence(obs, colours, target=target, pred=pred[i]))
     fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=72); plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=72)
+        plt.close(fig)
     return fig
 
 # %% ../nbs/07b_fastai_forecaster.ipynb #fc034260
@@ -166,8 +186,11 @@ def train_fastai_forecaster(data_dir, # dataset folder (e.g. datasets/sim)
                             rollout_from:int=10, # observed steps of the test rollouts
                             **overrides) -> dict: # any key of the profile (epochs, n_train, bs, ...)
     "Train and test a forecaster with fastai; write `out/metrics.json` and return its content."
-    get_profile(profile); cfg = {**FASTAI_FC_PROFILES[profile], **overrides}
-    out = Path(out); out.mkdir(parents=True, exist_ok=True); seed_everything(seed)
+    get_profile(profile)
+    cfg = {**FASTAI_FC_PROFILES[profile], **overrides}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(seed)
     with torch_threads(cfg['threads']) as threads:
         dls = forecast_dls(data_dir, cfg['bs'], cfg['n_train'], cfg['n_valid'], device, seed)
         learn = fastai_forecast_learner(dls, arch, path=out, windows=cfg['windows'])
@@ -178,9 +201,9 @@ def train_fastai_forecaster(data_dir, # dataset folder (e.g. datasets/sim)
         rollout = rollout_scores(learn.model, data_dir, rollout_from, cfg['n_test'], seed)
         show_forecasts(data_dir, pred, n=8, path=out/'results.png')
         learn.export('export.pkl')
-    res = dict(status='ok', task='forecast', arch=f'fastai_{arch}', framework='fastai', metrics=metrics, test=metrics,
-               rollout=rollout, n_params=sum(p.numel() for p in learn.model.parameters()), device=str(dls.device),
-               threads=threads, profile=profile, pretrained=False, pretrained_reason='no pretrained forecasters', seed=seed,
-               n_test=len(tdl.dataset), **fit)
+    res = dict(status='ok', task='forecast', arch=f'fastai_{arch}', framework='fastai', metrics=metrics,
+               test=metrics, rollout=rollout, n_params=sum(p.numel() for p in learn.model.parameters()),
+               device=str(dls.device), threads=threads, profile=profile, pretrained=False,
+               pretrained_reason='no pretrained forecasters', seed=seed, n_test=len(tdl.dataset), **fit)
     save_json(res, out/'metrics.json')
     return res

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
-from .core import (DETECT_FRAMES, IMG_SIZE, N_STEPS, atomic_path, datasets_dir, get_profile, sim_data_dir,
-                             load_json, progress_mode, save_json)
+from .core import (DETECT_FRAMES, IMG_SIZE, N_STEPS, atomic_path, datasets_dir, get_profile,
+                             sim_data_dir, load_json, progress_mode, save_json)
 from .simulate import SIM, SimParams, pb, simulate_sequence, sphere_extents
 from .render import render_background, render_frame, encode_jpeg
 
@@ -24,7 +24,8 @@ __all__ = ['make_sequence', 'sequence_files', 'write_sequence', 'done_sequences'
 
 # %% ../nbs/01c_generate.ipynb #1cc67916
 def make_sequence(seed:int, i:int, prm:SimParams=SIM, frames=DETECT_FRAMES) -> dict:
-    "Presence (9,), boxes (20, 9, 4), and the JPEG bytes and (9, 5) labels of the detection frames of sequence `i`."
+    """Presence (9,), boxes (20, 9, 4), and the JPEG bytes and (9, 5) labels of the detection frames of
+    sequence `i`."""
     s, rng = simulate_sequence(seed, i, prm)
     bg, ext, cols = render_background(rng), sphere_extents(s['xy'], prm), s['scene']['colours']
     jpegs = [encode_jpeg(render_frame(bg, ext[t], cols)) for t in frames]
@@ -34,7 +35,8 @@ def make_sequence(seed:int, i:int, prm:SimParams=SIM, frames=DETECT_FRAMES) -> d
 # %% ../nbs/01c_generate.ipynb #37fcbdf0
 def sequence_files(i:int) -> list[str]:
     "Paths (relative to the data set folder) of the files of sequence `i`, in writing order."
-    imgs = [f for j in range(3*i, 3*i+3) for f in (f'mini_balls/img_{j:05d}.jpg', f'mini_balls/p_bb_{j:05d}.npy')]
+    imgs = [f for j in range(3*i, 3*i+3) for f in (f'mini_balls/img_{j:05d}.jpg',
+                                                   f'mini_balls/p_bb_{j:05d}.npy')]
     return imgs + [f'mini_balls_seq/p_{i:05d}.npy', f'mini_balls_seq/seq_bb_{i:05d}.npy']
 
 # %% ../nbs/01c_generate.ipynb #2cc2c610
@@ -50,8 +52,10 @@ def write_sequence(out, seed:int, i:int, prm:SimParams=SIM) -> int:
     out, sq = Path(out), make_sequence(seed, i, prm)
     names = sequence_files(i)
     for k in range(3):
-        _save_bytes(out/names[2*k], sq['jpegs'][k]); _save_npy(out/names[2*k+1], sq['labels'][k])
-    _save_npy(out/names[6], sq['presence']); _save_npy(out/names[7], sq['boxes'])
+        _save_bytes(out/names[2*k], sq['jpegs'][k])
+        _save_npy(out/names[2*k+1], sq['labels'][k])
+    _save_npy(out/names[6], sq['presence'])
+    _save_npy(out/names[7], sq['boxes'])
     return i
 
 # %% ../nbs/01c_generate.ipynb #226c3f57
@@ -70,7 +74,9 @@ def _complete_files(out:Path) -> set:
                 if m[3] == 'npy': ok = size == _NPY_SIZE[m[1]]
                 elif size < 4: ok = False
                 else:
-                    with open(e.path, 'rb') as f: f.seek(-2, os.SEEK_END); ok = f.read(2) == b'\xff\xd9'  # JPEG end marker
+                    with open(e.path, 'rb') as f:
+                        f.seek(-2, os.SEEK_END)
+                        ok = f.read(2) == b'\xff\xd9'  # JPEG end marker
                 if ok: done.add(f'{sub}/{e.name}')
     return done
 
@@ -84,7 +90,9 @@ def clean_partial(out) -> int:
     pat, n = re.compile(r'\.(img|p_bb|p|seq_bb)_\d+\.(jpg|npy)\..+\.tmp'), 0
     for sub in ('mini_balls', 'mini_balls_seq'):
         for f in (Path(out)/sub).glob('.*.tmp'):
-            if pat.fullmatch(f.name): f.unlink(missing_ok=True); n += 1
+            if pat.fullmatch(f.name):
+                f.unlink(missing_ok=True)
+                n += 1
     return n
 
 # %% ../nbs/01c_generate.ipynb #6a97878d
@@ -97,26 +105,34 @@ def _check_meta(out:Path, meta:dict):
     f = out/'generate.json'
     if not f.exists(): return save_json(meta, f)
     old = load_json(f)
-    if old != json.loads(json.dumps(meta)): raise ValueError(f"{out} holds a data set made with other settings ({f.name}: seed {old.get('seed')}); "
-                                  "use another --out or the same --seed")
+    if old != json.loads(json.dumps(meta)):
+        raise ValueError(f"{out} holds a data set made with other settings "
+                         f"({f.name}: seed {old.get('seed')}); use another --out or the same --seed")
 
 def generate(out, sequences:int, seed:int=0, workers:int=1, progress:bool=True, prm:SimParams=SIM,
              strips:int=0) -> Path:
     "Write (or complete) `sequences` simulated sequences and their 3 images each under `out`; returns `out`."
     pb.module()  # a missing pybullet fails here, before anything is written
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     if sequences < 1: raise ValueError(f"sequences must be at least 1, got {sequences}")
-    _check_meta(out, _meta(seed, prm)); clean_partial(out)
-    done = set(done_sequences(out, sequences)); todo = [i for i in range(sequences) if i not in done]
-    if todo: (out/'split.json').unlink(missing_ok=True)  # drawn from the ids present: stale once more are written
+    _check_meta(out, _meta(seed, prm))
+    clean_partial(out)
+    done = set(done_sequences(out, sequences))
+    todo = [i for i in range(sequences) if i not in done]
+    if todo:
+        (out/'split.json').unlink(missing_ok=True)  # drawn from the ids present: stale once more are written
     work = partial(write_sequence, out, seed, prm=prm)
     bar = tqdm(total=sequences, initial=len(done), unit='seq', desc=f'generate {out.name}',
                disable=not progress or progress_mode() != 'bar')
     if todo and workers > 1:
         with Pool(min(workers, len(todo))) as pool:
-            for _ in pool.imap_unordered(work, todo, chunksize=max(1, min(16, len(todo)//(8*workers)))): bar.update()
+            for _ in pool.imap_unordered(work, todo, chunksize=max(1, min(16, len(todo)//(8*workers)))):
+                bar.update()
     else:
-        for i in todo: work(i); bar.update()
+        for i in todo:
+            work(i)
+            bar.update()
     bar.close()
     for i in range(min(strips, sequences)): save_strip(out/'strips'/f'seq_{i:05d}.png', seed, i, prm)
     return out
@@ -140,12 +156,16 @@ def save_strip(path, seed:int, i:int, prm:SimParams=SIM) -> Path:
 # %% ../nbs/01c_generate.ipynb #abbfa32e
 def add_generate_args(p:argparse.ArgumentParser):
     "Options of `balldetect generate`."
-    p.add_argument('--out', type=Path, default=None, help='output folder (default: datasets/sim, datasets/sim_smoke for --profile smoke)')
-    p.add_argument('--sequences', type=int, default=None, help='number of sequences (default: from the profile: 60 smoke, 7000 otherwise)')
+    p.add_argument('--out', type=Path, default=None,
+                   help='output folder (default: datasets/sim, datasets/sim_smoke for --profile smoke)')
+    p.add_argument('--sequences', type=int, default=None,
+                   help='number of sequences (default: from the profile: 60 smoke, 7000 otherwise)')
     p.add_argument('--seed', type=int, default=0, help='data set seed (default 0)')
-    p.add_argument('--workers', type=int, default=os.cpu_count() or 1, help='worker processes (default: CPU count)')
+    p.add_argument('--workers', type=int, default=os.cpu_count() or 1,
+                   help='worker processes (default: CPU count)')
     p.add_argument('--profile', choices=('smoke', 'default', 'full'), default='default', help='run profile')
-    p.add_argument('--strips', type=int, default=0, help='also write all 20 frames of the first N sequences (PNG + GIF) in OUT/strips')
+    p.add_argument('--strips', type=int, default=0,
+                   help='also write all 20 frames of the first N sequences (PNG + GIF) in OUT/strips')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
 
 def run_generate(args) -> int:
@@ -154,6 +174,7 @@ def run_generate(args) -> int:
     out = args.out or sim_data_dir(prof['name'])
     n = prof['sequences'] if args.sequences is None else args.sequences  # 0 is an error, not the default
     t0 = time.time()
-    generate(out, n, seed=args.seed, workers=max(1, args.workers), progress=not args.quiet, strips=args.strips)
+    generate(out, n, seed=args.seed, workers=max(1, args.workers), progress=not args.quiet,
+             strips=args.strips)
     print(f'{out}: {n} sequences, {3*n} images (seed {args.seed}) in {time.time()-t0:.1f} s')
     return 0

@@ -17,8 +17,9 @@ from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.hyperopt import HyperOptSearch
 from tqdm import tqdm
 from .core import DataError
-from .hpsearch import (SPACES, _check_meta, _plain, _train, done_docs, flat_params, load_trials, make_objective,
-    point_of, save_trials, search_space, write_best)
+from .learner import to_plain
+from .hpsearch import (SPACES, _check_meta, _train, done_docs, flat_params, load_trials,
+                                 make_objective, point_of, save_trials, search_space, write_best)
 
 # %% auto #0
 __all__ = ['parse_cluster', 'node_shares', 'trial_resources', 'node_command', 'local_cluster', 'cluster_address', 'worker_name',
@@ -26,12 +27,15 @@ __all__ = ['parse_cluster', 'node_shares', 'trial_resources', 'node_command', 'l
 
 # %% ../nbs/09b_hpcluster.ipynb #65a48cc7
 def parse_cluster(spec:str) -> tuple:
-    "`local:K` -> ('local', K); any other string is the address of a running Ray cluster -> ('address', spec)."
+    """`local:K` -> ('local', K); any other string is the address of a running Ray cluster -> ('address',
+    spec)."""
     kind, _, k = spec.partition(':')
     if kind != 'local':
-        if not spec.strip(): raise ValueError('--cluster: expected local:K or the address of a Ray cluster (host:port)')
+        if not spec.strip():
+            raise ValueError('--cluster: expected local:K or the address of a Ray cluster (host:port)')
         return ('address', spec.strip())
-    if not k.isdigit() or int(k) < 1: raise ValueError(f'--cluster {spec}: expected local:K with K >= 1 workers')
+    if not k.isdigit() or int(k) < 1:
+        raise ValueError(f'--cluster {spec}: expected local:K with K >= 1 workers')
     return ('local', int(k))
 
 # %% ../nbs/09b_hpcluster.ipynb #370b745f
@@ -58,16 +62,19 @@ def _free_ports(n:int) -> list:
         for s in socks: s.bind(('127.0.0.1', 0))
         return [s.getsockname()[1] for s in socks]
 
-def node_command(cpus:int, gpus:int, *, head_port:int|None=None, address:str|None=None, temp_dir=None) -> list:
-    "`ray start --block` for one node on 127.0.0.1: the head given `head_port`, else a node joining `address`."
+def node_command(cpus:int, gpus:int, *, head_port:int|None=None, address:str|None=None,
+                 temp_dir=None) -> list:
+    """`ray start --block` for one node on 127.0.0.1: the head given `head_port`, else a node joining
+    `address`."""
     p = _free_ports(7)
     cmd = [str(Path(sys.executable).parent/'ray'), 'start', '--block', '--node-ip-address', '127.0.0.1',
-           '--num-cpus', str(cpus), '--num-gpus', str(gpus), '--disable-usage-stats',
-           '--node-manager-port', str(p[0]), '--object-manager-port', str(p[1]), '--dashboard-agent-listen-port', str(p[2]),
-           '--dashboard-agent-grpc-port', str(p[3]), '--metrics-export-port', str(p[4]), '--runtime-env-agent-port', str(p[5])]
+           '--num-cpus', str(cpus), '--num-gpus', str(gpus), '--disable-usage-stats', '--node-manager-port',
+           str(p[0]), '--object-manager-port', str(p[1]), '--dashboard-agent-listen-port', str(p[2]),
+           '--dashboard-agent-grpc-port', str(p[3]), '--metrics-export-port', str(p[4]),
+           '--runtime-env-agent-port', str(p[5])]
     if head_port is None: return cmd + ['--address', address]
-    return cmd + ['--head', '--port', str(head_port), '--include-dashboard', 'false', '--dashboard-port', str(p[6]),
-                  '--temp-dir', str(temp_dir)]
+    return cmd + ['--head', '--port', str(head_port), '--include-dashboard', 'false', '--dashboard-port',
+                  str(p[6]), '--temp-dir', str(temp_dir)]
 
 # %% ../nbs/09b_hpcluster.ipynb #8dcf8449
 def _check_started(procs:list, temp_dir:Path, t0:float, timeout:float):
@@ -80,7 +87,8 @@ def _check_started(procs:list, temp_dir:Path, t0:float, timeout:float):
         raise RuntimeError(f"local Ray cluster: node {i} {what}: {' | '.join(tail)}")
 
 def _stop_nodes(procs:list, temp_dir:Path, timeout:float=60):
-    "Stop the nodes, workers first and the head last; kill any of their processes still alive; remove `temp_dir`."
+    """Stop the nodes, workers first and the head last; kill any of their processes still alive; remove
+    `temp_dir`."""
     tree = []
     for p in procs:
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -88,8 +96,11 @@ def _stop_nodes(procs:list, temp_dir:Path, timeout:float=60):
     for p in reversed(procs):
         p.terminate()
         try: p.wait(timeout)
-        except subprocess.TimeoutExpired: p.kill(); p.wait()
-    tree += [q for q in psutil.process_iter(['cmdline']) if str(temp_dir) in ' '.join(q.info['cmdline'] or [])]
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    tree += [q for q in psutil.process_iter(['cmdline'])
+             if str(temp_dir) in ' '.join(q.info['cmdline'] or [])]
     for q in tree:
         with contextlib.suppress(psutil.NoSuchProcess): q.kill()
     psutil.wait_procs(tree, timeout=10)
@@ -99,7 +110,8 @@ def _stop_nodes(procs:list, temp_dir:Path, timeout:float=60):
 def _connect(address:str, k:int=1, procs=(), temp_dir=None, t0:float=0, timeout:float=300):
     "Connect this process to the Ray cluster at `address`; wait until `k` nodes are alive."
     import ray
-    os.environ.setdefault('RAY_AIR_NEW_OUTPUT', '0')  # Tune's quiet reporter: the search has its own progress bar
+    # Tune's quiet reporter: the search has its own progress bar
+    os.environ.setdefault('RAY_AIR_NEW_OUTPUT', '0')
     ray.init(address=address, logging_level='ERROR', log_to_driver=False)
     while len([n for n in ray.nodes() if n['Alive']]) < k:
         if procs: _check_started(procs, temp_dir, t0, timeout)
@@ -107,7 +119,8 @@ def _connect(address:str, k:int=1, procs=(), temp_dir=None, t0:float=0, timeout:
 
 @contextlib.contextmanager
 def local_cluster(k:int, n_cpus:int|None=None, n_gpus:int|None=None, timeout:float=300):
-    "A Ray cluster of `k` nodes on 127.0.0.1 (the head is one), this process connected; stopped, all of it, on exit."
+    """A Ray cluster of `k` nodes on 127.0.0.1 (the head is one), this process connected; stopped, all of it,
+    on exit."""
     import ray, torch
     n_gpus = torch.cuda.device_count() if n_gpus is None else n_gpus
     gpu_names = (os.environ.get('CUDA_VISIBLE_DEVICES') or ','.join(map(str, range(n_gpus)))).split(',')
@@ -117,11 +130,13 @@ def local_cluster(k:int, n_cpus:int|None=None, n_gpus:int|None=None, timeout:flo
         for i, (cpus, gpus) in enumerate(node_shares(k, n_cpus or os.cpu_count(), n_gpus)):
             env = os.environ | dict(RAY_USAGE_STATS_ENABLED='0')
             if n_gpus: env['CUDA_VISIBLE_DEVICES'] = ','.join(gpu_names[g] for g in gpus)
-            cmd = node_command(cpus, len(gpus), head_port=None if i else head_port, address=address, temp_dir=temp_dir)
+            cmd = node_command(cpus, len(gpus), head_port=None if i else head_port, address=address,
+                               temp_dir=temp_dir)
             with open(temp_dir/f'node{i}.log', 'w') as log:
-                procs.append(subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                              start_new_session=True))
-            while not i and not (temp_dir/'ray_current_cluster').exists():  # the head is up: the others can join
+                procs.append(subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                              stderr=subprocess.STDOUT, start_new_session=True))
+            # the head is up: the others can join
+            while not i and not (temp_dir/'ray_current_cluster').exists():
                 _check_started(procs, temp_dir, t0, timeout)
                 time.sleep(0.2)
         _connect(address, k, procs, temp_dir, t0, timeout)
@@ -141,7 +156,8 @@ def _joined(address:str):
     finally: ray.shutdown()
 
 def cluster_address(cluster:str):
-    "A context connecting this process to the cluster `cluster` names: one it starts (`local:K`) or a running one."
+    """A context connecting this process to the cluster `cluster` names: one it starts (`local:K`) or a
+    running one."""
     kind, value = parse_cluster(cluster)
     return local_cluster(value) if kind == 'local' else _joined(value)
 
@@ -165,9 +181,11 @@ def tune_trial(config:dict, base:dict, out:str, train_fn=None):
 
 # %% ../nbs/09b_hpcluster.ipynb #02846d7f
 class RecordingSearch(HyperOptSearch):
-    "Tune's TPE searcher over `space` from train config `base`: starts from trial `docs`, keeps our records, saves to `out`."
+    """Tune's TPE searcher over `space` from train config `base`: starts from trial `docs`, keeps our records,
+    saves to `out`."""
     def __init__(self, space, base:dict, out, docs:list, n_startup:int=10, seed:int=0, bar=None):
-        super().__init__({'point': space}, metric='loss', mode='min', n_initial_points=n_startup, random_state_seed=seed)
+        super().__init__({'point': space}, metric='loss', mode='min', n_initial_points=n_startup,
+                         random_state_seed=seed)
         self.base, self.out, self.space, self.bar, self.data_error = base, Path(out), space, bar, None
         self._hpopt_trials._insert_trial_docs(docs)
         self._hpopt_trials.refresh()
@@ -176,7 +194,8 @@ class RecordingSearch(HyperOptSearch):
 
     def on_trial_complete(self, trial_id:str, result:dict|None=None, error:bool=False):
         doc = self._get_hyperopt_trial(trial_id)
-        if result and 'data_error' in result: self.data_error, result, error = result['data_error'], None, True
+        if result and 'data_error' in result:
+            self.data_error, result, error = result['data_error'], None, True
         elif error and doc is not None: result, error = trial_report(self._died(doc)), False
         super().on_trial_complete(trial_id, result=result, error=error)
         if doc is not None and doc['state'] == JOB_STATE_DONE:
@@ -185,8 +204,9 @@ class RecordingSearch(HyperOptSearch):
 
     def _died(self, doc:dict) -> dict:
         "The record of a trial whose process died."
-        params = _plain(space_eval(self.space, point_of(doc)))
-        return dict(status=STATUS_FAIL, loss=None, params=flat_params(params), config=self.base | params, time_s=None,
+        params = to_plain(space_eval(self.space, point_of(doc)))
+        return dict(status=STATUS_FAIL, loss=None, params=flat_params(params), config=self.base | params,
+                    time_s=None,
                     error='TrialDied: the process running the trial died (see the Tune logs under out/ray)')
 
 # %% ../nbs/09b_hpcluster.ipynb #5c901fdd
@@ -201,24 +221,27 @@ def cluster_search(base:dict, max_evals:int, out, *, cluster:str, archs=None, se
     "Run or resume the TPE search of `hp_search` on the Ray cluster `cluster` (`local:K` or an address)."
     import ray
     out, task = Path(out), base['task']
-    archs = list(archs or SPACES[task]); space = search_space(task, archs)
+    archs = list(archs or SPACES[task])
+    space = search_space(task, archs)
     parse_cluster(cluster)
     _check_meta(out, dict(base=base, archs=archs, seed=seed, n_startup=n_startup))
     for t in out.glob('.*.tmp'): t.unlink()
     docs, search = done_docs(load_trials(out) or Trials()), None
     if len(docs) < max_evals:
-        with cluster_address(cluster), tqdm(total=max_evals, initial=len(docs), desc=f'hp {task}', unit='trial',
-                                             disable=not progress) as bar:
+        bar = tqdm(total=max_evals, initial=len(docs), desc=f'hp {task}', unit='trial', disable=not progress)
+        with cluster_address(cluster), bar:
             resources, n_parallel = trial_resources(ray.nodes())
             search = RecordingSearch(space, base, out, docs, n_startup, seed * 100_003 + len(docs), bar)
             trainable = tune.with_parameters(tune_trial, base=base, out=str(out.resolve()), train_fn=train_fn)
             tune.Tuner(tune.with_resources(trainable, resources),
                        tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(search, n_parallel),
                                                    num_samples=max_evals - len(docs), reuse_actors=False),
-                       run_config=tune.RunConfig(name=f'from_{len(docs)}', storage_path=str(out.resolve()/'ray'),
-                                                 verbose=0, stop=_StopOnDataError(search))).fit()
+                       run_config=tune.RunConfig(name=f'from_{len(docs)}',
+                                                 storage_path=str(out.resolve()/'ray'), verbose=0,
+                                                 stop=_StopOnDataError(search))).fit()
     if search is not None and search.data_error: raise DataError(*search.data_error)
     trials = load_trials(out) or Trials()
     write_best(trials, out)
-    if len(trials) < max_evals: raise KeyboardInterrupt(f'search stopped after {len(trials)} of {max_evals} trials')
+    if len(trials) < max_evals:
+        raise KeyboardInterrupt(f'search stopped after {len(trials)} of {max_evals} trials')
     return trials

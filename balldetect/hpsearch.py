@@ -15,15 +15,15 @@ from hyperopt.base import JOB_STATE_DONE
 from hyperopt.exceptions import AllTrialsFailed
 from hyperopt.pyll import scope
 from tqdm.auto import tqdm
-from .core import (DataError, PROFILES, atomic_path, get_profile, load_json, progress_mode, runs_dir,
-                             save_json)
+from .core import (DataError, PROFILES, atomic_path, get_profile, load_json, progress_mode,
+                             runs_dir, save_json)
+from .learner import to_plain
 
 # %% auto #0
 __all__ = ['SPACES', 'HP_BUDGETS', 'TRAIN_KEYS', 'LOSS_DEFINITION', 'log_uniform', 'int_range', 'dropout_or_none', 'search_space',
            'point_of', 'search_loss', 'search_config', 'toy_train', 'flat_params', 'local_worker', 'make_objective',
            'done_docs', 'trial_record', 'save_trials', 'load_trials', 'best_trial', 'best_config', 'write_best',
-           'hp_search', 'add_hp_args', 'run_hp', 'trials_frame', 'knob_columns', 'plot_loss_vs_knobs',
-           'plot_best_so_far']
+           'hp_search', 'add_hp_args', 'run_hp']
 
 # %% ../nbs/09_hpsearch.ipynb #9f3c04cf
 def log_uniform(label:str, lo:float, hi:float):
@@ -41,25 +41,33 @@ def dropout_or_none(label:str, hi:float=0.6):
 # %% ../nbs/09_hpsearch.ipynb #f1f828ce
 def _opt(a, lr, wd=(1e-7, 1e-3), bs=(16, 32, 64)):
     "Optimiser knobs of architecture `a`."
-    return dict(lr=log_uniform(f'{a}.lr', *lr), wd=log_uniform(f'{a}.wd', *wd), bs=hp.choice(f'{a}.bs', list(bs)))
+    return dict(lr=log_uniform(f'{a}.lr', *lr), wd=log_uniform(f'{a}.wd', *wd),
+                bs=hp.choice(f'{a}.bs', list(bs)))
 
 SPACES = {
     'detect': {
         'ref': lambda: dict(_opt('ref', lr=(1e-4, 3e-3)), arch_kwargs=dict(
             activation=hp.choice('ref.activation', ['relu', 'leaky_relu', 'elu', 'tanh']),
-            dropout=dropout_or_none('ref.dropout', 0.5), batchnorm=hp.choice('ref.batchnorm', [False, True]))),
-        'heatmap': lambda: dict(_opt('heatmap', lr=(3e-4, 1e-2), wd=(1e-6, 1e-2), bs=(32, 64, 128)), arch_kwargs=dict(
+            dropout=dropout_or_none('ref.dropout', 0.5),
+            batchnorm=hp.choice('ref.batchnorm', [False, True]))),
+        'heatmap': lambda: dict(_opt('heatmap', lr=(3e-4, 1e-2), wd=(1e-6, 1e-2), bs=(32, 64, 128)),
+                                arch_kwargs=dict(
             width=int_range('heatmap.width', 16, 64, 8), depth=int_range('heatmap.depth', 2, 5),
             activation=hp.choice('heatmap.activation', ['relu', 'silu', 'gelu']),
-            dropout=dropout_or_none('heatmap.dropout', 0.3), sigma_px=hp.uniform('heatmap.sigma_px', 1.0, 3.0))),
+            dropout=dropout_or_none('heatmap.dropout', 0.3),
+            sigma_px=hp.uniform('heatmap.sigma_px', 1.0, 3.0))),
     },
     'forecast': {
-        'mlp': lambda: dict(_opt('mlp', lr=(3e-5, 3e-3), wd=(1e-6, 1e-2), bs=(32, 64, 128, 256)), arch_kwargs=dict(
-            widths=hp.choice('mlp.widths', [[512, 256, 128, 128], [256, 128], [512, 256, 128], [256, 256, 256, 256]]),
+        'mlp': lambda: dict(_opt('mlp', lr=(3e-5, 3e-3), wd=(1e-6, 1e-2), bs=(32, 64, 128, 256)),
+                            arch_kwargs=dict(
+            widths=hp.choice('mlp.widths',
+                             [[512, 256, 128, 128], [256, 128], [512, 256, 128], [256, 256, 256, 256]]),
             p_drop=dropout_or_none('mlp.p_drop', 0.6))),
-        'physics': lambda: dict(_opt('physics', lr=(1e-4, 1e-2), wd=(1e-7, 1e-3), bs=(32, 64, 128, 256)), arch_kwargs=dict(
+        'physics': lambda: dict(_opt('physics', lr=(1e-4, 1e-2), wd=(1e-7, 1e-3), bs=(32, 64, 128, 256)),
+                                arch_kwargs=dict(
             hidden=int_range('physics.hidden', 32, 256, 32), n_hist=int_range('physics.n_hist', 2, 8),
-            use_colour=hp.choice('physics.use_colour', [True, False]), p_drop=dropout_or_none('physics.p_drop', 0.3))),
+            use_colour=hp.choice('physics.use_colour', [True, False]),
+            p_drop=dropout_or_none('physics.p_drop', 0.3))),
     },
 }
 
@@ -79,7 +87,8 @@ def point_of(doc:dict) -> dict:
 # %% ../nbs/09_hpsearch.ipynb #88179c8f
 def search_loss(task:str, metrics:dict) -> float:
     "The number the search minimises, from validation `metrics`."
-    if task == 'detect': return (1 - metrics['mean_iou']) + (1 - metrics['colour_set_acc']) + 1e-3 * metrics['centre_err_px']
+    if task == 'detect':
+        return (1 - metrics['mean_iou']) + (1 - metrics['colour_set_acc']) + 1e-3 * metrics['centre_err_px']
     return metrics['mse_px2']
 
 # %% ../nbs/09_hpsearch.ipynb #1721ddd6
@@ -87,7 +96,8 @@ HP_BUDGETS = {'smoke':   dict(epochs=1, patience=1, time_budget_s=30),
               'default': dict(epochs=8, patience=3, time_budget_s=60, max_train=3072, max_eval=768),
               'full':    dict(epochs=90, patience=12, time_budget_s=None)}
 
-def search_config(task:str, profile:str='default', data_dir=None, seed:int=0, device:str='auto', **overrides) -> dict:
+def search_config(task:str, profile:str='default', data_dir=None, seed:int=0, device:str='auto',
+                  **overrides) -> dict:
     "The train config every trial starts from: task, data, the profile's short budget, no test scoring."
     get_profile(profile)
     cfg = dict(task=task, profile=profile, data_dir=None if data_dir is None else str(data_dir), seed=seed,
@@ -99,19 +109,17 @@ def toy_train(config:dict) -> dict:
     "A stand-in for `train`: validation metrics from a made-up function of the config, NaN when lr > 0.02."
     lr, wd, kw = config['lr'], config.get('wd', 1e-5), config.get('arch_kwargs', {})
     drop = sum(v for k, v in kw.items() if 'drop' in k and isinstance(v, float))
-    x = (math.log10(lr) + 2.5)**2 + 0.1 * (math.log10(wd) + 5)**2 + 0.5 * drop + 0.01 * math.log2(config.get('bs', 32))
+    x = (math.log10(lr) + 2.5)**2 + 0.1 * (math.log10(wd) + 5)**2 + 0.5 * drop
+    x += 0.01 * math.log2(config.get('bs', 32))
     x = float('nan') if lr > 0.02 else x
-    m = dict(mean_iou=1 / (1 + x), colour_set_acc=1.0, centre_err_px=x) if config['task'] == 'detect' else dict(mse_px2=1 + x)
+    m = dict(mean_iou=1 / (1 + x), colour_set_acc=1.0,
+             centre_err_px=x) if config['task'] == 'detect' else dict(mse_px2=1 + x)
     return dict(status='ok', error=None, valid=m, test=None, epochs_run=config.get('epochs', 1), n_params=0)
 
 # %% ../nbs/09_hpsearch.ipynb #ba6a2e6f
 def flat_params(params:dict) -> dict:
     "The sampled knobs as one flat dict (`arch_kwargs` unpacked), for tables."
     return {k: v for k, v in params.items() if k != 'arch_kwargs'} | dict(params.get('arch_kwargs', {}))
-
-def _plain(o):
-    "`o` with numpy scalars made Python numbers (JSON-ready)."
-    return json.loads(json.dumps(o, default=lambda x: x.item() if hasattr(x, 'item') else str(x)))
 
 def local_worker() -> str:
     "The host and process running this code (the `worker` of a trial run here)."
@@ -121,30 +129,36 @@ def local_worker() -> str:
 def make_objective(base:dict, train_fn, out):
     "A hyperopt objective: train `base` updated with the sampled point; report the validation loss."
     def objective(params):
-        params = _plain(params); cfg = {**base, **params}
+        params = to_plain(params)
+        cfg = {**base, **params}
         key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
         cfg['out'] = str(Path(out)/'trials'/key)
         res, t0 = dict(params=flat_params(params), config=cfg, worker=local_worker()), time.time()
         try:
             r = train_fn(cfg)
-            res['train'] = {k: r.get(k) for k in ('epochs_run', 'best_epoch', 'stop_reason', 'n_params', 'train_time_s')}
+            res['train'] = {k: r.get(k) for k in ('epochs_run', 'best_epoch', 'stop_reason', 'n_params',
+                                                  'train_time_s')}
             if r.get('status', 'ok') != 'ok': raise FloatingPointError(r.get('error') or r['status'])
             if not r.get('valid'): raise RuntimeError('training gave no validation metrics')
-            metrics = _plain(r['valid']); loss = float(search_loss(cfg['task'], metrics))
+            metrics = to_plain(r['valid'])
+            loss = float(search_loss(cfg['task'], metrics))
             if not math.isfinite(loss): raise FloatingPointError(f'validation loss is {loss}')
             return res | dict(status=STATUS_OK, loss=loss, metrics=metrics, time_s=round(time.time() - t0, 2))
         except DataError: raise
         except Exception as e:
-            return res | dict(status=STATUS_FAIL, loss=None, error=f'{type(e).__name__}: {e}', time_s=round(time.time() - t0, 2))
+            return res | dict(status=STATUS_FAIL, loss=None, error=f'{type(e).__name__}: {e}',
+                              time_s=round(time.time() - t0, 2))
     return objective
 
 # %% ../nbs/09_hpsearch.ipynb #55a7289a
 def done_docs(trials) -> list:
     "Copies of the finished trial documents of `trials` (any backend), by trial id."
-    return sorted((copy.deepcopy(d) for d in trials.trials if d['state'] == JOB_STATE_DONE), key=lambda d: d['tid'])
+    return sorted((copy.deepcopy(d) for d in trials.trials if d['state'] == JOB_STATE_DONE),
+                  key=lambda d: d['tid'])
 
 def trial_record(doc:dict) -> dict:
-    "The JSON line of one trial: id, status, loss, time, the sampled knobs, metrics, error, worker, full config."
+    """The JSON line of one trial: id, status, loss, time, the sampled knobs, metrics, error, worker, full
+    config."""
     r = doc['result']
     return dict(tid=doc['tid'], status=r.get('status'), loss=r.get('loss'), time_s=r.get('time_s'),
                 finished=str(doc.get('refresh_time')), params=r.get('params'), metrics=r.get('metrics'),
@@ -152,10 +166,13 @@ def trial_record(doc:dict) -> dict:
 
 # %% ../nbs/09_hpsearch.ipynb #864d6bcd
 def save_trials(trials, out) -> Path:
-    "Write the finished trials to `out/trials.pkl` (a hyperopt `Trials`) and `out/trials.jsonl`, each atomically."
-    plain = Trials(); plain._insert_trial_docs(done_docs(trials)); plain.refresh()
-    with atomic_path(Path(out)/'trials.pkl') as t: t.write_bytes(pickle.dumps(plain))
-    lines = ''.join(json.dumps(trial_record(d), default=str) + '\n' for d in plain.trials)
+    """Write the finished trials to `out/trials.pkl` (a hyperopt `Trials`) and `out/trials.jsonl`, each
+    atomically."""
+    finished = Trials()
+    finished._insert_trial_docs(done_docs(trials))
+    finished.refresh()
+    with atomic_path(Path(out)/'trials.pkl') as t: t.write_bytes(pickle.dumps(finished))
+    lines = ''.join(json.dumps(trial_record(d), default=str) + '\n' for d in finished.trials)
     with atomic_path(Path(out)/'trials.jsonl') as t: t.write_text(lines)
     return Path(out)
 
@@ -168,8 +185,9 @@ def load_trials(out) -> Trials | None:
 
 # %% ../nbs/09_hpsearch.ipynb #31d35a94
 TRAIN_KEYS = ('task', 'arch', 'arch_kwargs', 'lr', 'wd', 'bs', 'data_dir', 'seed')
-LOSS_DEFINITION = {'detect': '(1 - mean_iou) + (1 - colour_set_acc) + 0.001 * centre_err_px on the validation split',
-                   'forecast': 'mse_px2 on the validation split'}
+LOSS_DEFINITION = {
+    'detect': '(1 - mean_iou) + (1 - colour_set_acc) + 0.001 * centre_err_px on the validation split',
+    'forecast': 'mse_px2 on the validation split'}
 
 def best_trial(trials) -> dict | None:
     "The finished trial document with the lowest loss, or None when none succeeded."
@@ -179,18 +197,23 @@ def best_trial(trials) -> dict | None:
 def best_config(trials) -> dict | None:
     "The winner's train config: the `TRAIN_KEYS` of its trial config that are set."
     d = best_trial(trials)
-    return None if d is None else {k: v for k, v in d['result']['config'].items() if k in TRAIN_KEYS and v is not None}
+    if d is None: return None
+    return {k: v for k, v in d['result']['config'].items() if k in TRAIN_KEYS and v is not None}
 
 # %% ../nbs/09_hpsearch.ipynb #c7d884b1
 def write_best(trials, out) -> dict:
-    "Write `out/best.json` (the winner's train config, when there is one) and `out/summary.json`; return the summary."
+    """Write `out/best.json` (the winner's train config, when there is one) and `out/summary.json`; return the
+    summary."""
     docs, d = done_docs(trials), best_trial(trials)
-    res = [o['result'] for o in docs]; task = res[0]['config']['task'] if res else None
+    res = [o['result'] for o in docs]
+    task = res[0]['config']['task'] if res else None
     s = dict(task=task, loss_definition=LOSS_DEFINITION.get(task), n_trials=len(docs),
-             n_ok=sum(r['status'] == STATUS_OK for r in res), n_failed=sum(r['status'] != STATUS_OK for r in res),
+             n_ok=sum(r['status'] == STATUS_OK for r in res),
+             n_failed=sum(r['status'] != STATUS_OK for r in res),
              total_time_s=round(sum(r.get('time_s') or 0 for r in res), 1))
     if d is not None:
-        s |= dict(best_tid=d['tid'], best_loss=d['result']['loss'], best_params=d['result']['params'], best_metrics=d['result']['metrics'])
+        s |= dict(best_tid=d['tid'], best_loss=d['result']['loss'], best_params=d['result']['params'],
+                  best_metrics=d['result']['metrics'])
         save_json(best_config(trials), Path(out)/'best.json')
     save_json(s, Path(out)/'summary.json')
     return s
@@ -198,11 +221,12 @@ def write_best(trials, out) -> dict:
 # %% ../nbs/09_hpsearch.ipynb #7bf50780
 def _check_meta(out:Path, meta:dict):
     "Write the search settings to `out/search.json`, or check they match those already there."
-    meta, p = _plain(meta), out/'search.json'
+    meta, p = to_plain(meta), out/'search.json'
     if p.exists():
         old = load_json(p)
         if diff := sorted(k for k in set(old) | set(meta) if old.get(k) != meta.get(k)):
-            raise ValueError(f"{out} holds a search with other settings ({', '.join(diff)}); use another --out")
+            raise ValueError(f"{out} holds a search with other settings ({', '.join(diff)}); "
+                             "use another --out")
     else: save_json(meta, p)
 
 def _train(cfg:dict) -> dict:
@@ -215,24 +239,29 @@ def hp_search(base:dict, max_evals:int, out, *, archs=None, seed:int=0, train_fn
               batch:int|None=None, n_startup:int=10, progress:bool=True):
     "Run or resume a TPE search of `max_evals` trials in all from train config `base` into `out`."
     out, task = Path(out), base['task']
-    archs = list(archs or SPACES[task]); space = search_space(task, archs)
+    archs = list(archs or SPACES[task])
+    space = search_space(task, archs)
     _check_meta(out, dict(base=base, archs=archs, seed=seed, n_startup=n_startup))
     for t in out.glob('.*.tmp'): t.unlink()  # left by a killed search (one search per folder at a time)
     trials = trials_factory()
     if (saved := load_trials(out)) is not None and not len(trials):
-        trials.insert_trial_docs([d | dict(exp_key=trials._exp_key) for d in done_docs(saved)]); trials.refresh()
+        trials.insert_trial_docs([d | dict(exp_key=trials._exp_key) for d in done_docs(saved)])
+        trials.refresh()
         save_trials(trials, out)  # the log catches up if a kill came between the two files
     fn, algo = make_objective(base, train_fn or _train, out), partial(tpe.suggest, n_startup_jobs=n_startup)
     step = batch or getattr(trials, 'parallelism', None) or 1
     with tqdm(total=max_evals, initial=min(len(trials), max_evals), desc=f'hp {task}', unit='trial',
               disable=not progress or progress_mode() != 'bar') as bar:
         while (n := len(trials)) < max_evals:
-            try: fmin(fn, space, algo=algo, max_evals=min(max_evals, n + step), trials=trials, rstate=np.random.default_rng([seed, n]),
-                      show_progressbar=False, verbose=False, return_argmin=False)
+            try:
+                fmin(fn, space, algo=algo, max_evals=min(max_evals, n + step), trials=trials,
+                     rstate=np.random.default_rng([seed, n]), show_progressbar=False, verbose=False,
+                     return_argmin=False)
             except AllTrialsFailed: pass
             save_trials(trials, out)
             if len(trials) == n: break  # the algorithm proposed nothing more
-            bar.update(len(trials) - n); bar.set_postfix(best=(best_trial(trials) or {}).get('result', {}).get('loss'))
+            bar.update(len(trials) - n)
+            bar.set_postfix(best=(best_trial(trials) or {}).get('result', {}).get('loss'))
     write_best(trials, out)
     return trials
 
@@ -240,17 +269,26 @@ def hp_search(base:dict, max_evals:int, out, *, archs=None, seed:int=0, train_fn
 def add_hp_args(p:argparse.ArgumentParser):
     "The options of `balldetect hp`."
     p.add_argument('--model', required=True, choices=['detect', 'forecast'], help='the task to tune')
-    p.add_argument('--max-evals', type=int, default=None, help="trials in all, earlier ones of a resumed search included (default: the profile's hp_evals)")
-    p.add_argument('--arch', nargs='+', default=None, help="architectures to search over (default: all of the task's)")
+    p.add_argument('--max-evals', type=int, default=None,
+                   help="trials in all, earlier ones of a resumed search included "
+                        "(default: the profile's hp_evals)")
+    p.add_argument('--arch', nargs='+', default=None,
+                   help="architectures to search over (default: all of the task's)")
     p.add_argument('--data-dir', default=None, help="dataset folder (default: the profile's synthetic set)")
-    p.add_argument('--out', default=None, help='search folder (default: runs/hp_<model>); run again with the same folder to resume')
-    p.add_argument('--profile', default='default', choices=list(PROFILES), help='sets the per-trial budget and the default trial count')
+    p.add_argument('--out', default=None,
+                   help='search folder (default: runs/hp_<model>); run again with the same folder to resume')
+    p.add_argument('--profile', default='default', choices=list(PROFILES),
+                   help='sets the per-trial budget and the default trial count')
     p.add_argument('--seed', type=int, default=0, help='seed of the search and of every training')
     p.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda, ...')
-    p.add_argument('--epochs', type=int, default=None, help="epochs per trial (default: the profile's search budget)")
-    p.add_argument('--time-budget', type=float, default=None, help="seconds per trial (default: the profile's search budget)")
-    p.add_argument('--cluster', default=None, help='run trials in parallel on Ray: local:K (a cluster of K nodes on this machine, '
-                   'stopped afterwards) or HOST:PORT of a running cluster (default: one at a time in this process)')
+    p.add_argument('--epochs', type=int, default=None,
+                   help="epochs per trial (default: the profile's search budget)")
+    p.add_argument('--time-budget', type=float, default=None,
+                   help="seconds per trial (default: the profile's search budget)")
+    p.add_argument('--cluster', default=None,
+                   help='run trials in parallel on Ray: local:K (a cluster of K nodes on this machine, '
+                        'stopped afterwards) or HOST:PORT of a running cluster '
+                        '(default: one at a time in this process)')
     p.add_argument('--n-startup', type=int, default=10, help='random trials before TPE takes over')
 
 # %% ../nbs/09_hpsearch.ipynb #e6a55ddb
@@ -259,11 +297,13 @@ def run_hp(args, train_fn=None) -> int:
     n = get_profile(args.profile)['hp_evals'] if args.max_evals is None else args.max_evals
     if n < 1: raise ValueError(f'--max-evals must be at least 1, got {n}')
     out, t0 = Path(args.out or runs_dir()/f'hp_{args.model}'), time.time()
-    base = search_config(args.model, args.profile, args.data_dir, args.seed, args.device, epochs=args.epochs, time_budget_s=args.time_budget)
+    base = search_config(args.model, args.profile, args.data_dir, args.seed, args.device, epochs=args.epochs,
+                         time_budget_s=args.time_budget)
     search = hp_search
     if args.cluster:
         try: from balldetect.hpcluster import cluster_search
-        except ImportError as e: raise RuntimeError(f"--cluster needs Ray Tune ({e}): pip install 'balldetect[hp]'") from None
+        except ImportError as e:
+            raise RuntimeError(f"--cluster needs Ray Tune ({e}): pip install 'balldetect[hp]'") from None
         search = partial(cluster_search, cluster=args.cluster)
     search(base, n, out, archs=args.arch, seed=args.seed, train_fn=train_fn, n_startup=args.n_startup)
     s = load_json(out/'summary.json')
@@ -272,63 +312,3 @@ def run_hp(args, train_fn=None) -> int:
           f"best loss {s['best_loss']:.4g} (trial {s['best_tid']}, {s['best_params']['arch']})")
     print(f"best config: {out/'best.json'}  ->  balldetect train --config {out/'best.json'}")
     return 0
-
-# %% ../nbs/09_hpsearch.ipynb #2ac04885
-def _row(r:dict) -> dict:
-    "A `trials_frame` row of one `trials.jsonl` record (list knobs joined: `512-256-128`)."
-    knob, t = (lambda v: '-'.join(map(str, v)) if isinstance(v, list) else v), r.get('train') or {}
-    return dict(tid=r['tid'], status=r['status'], loss=r['loss'], time_s=r['time_s'], worker=r.get('worker'), epochs_run=t.get('epochs_run'),
-                n_params=t.get('n_params'), **{k: knob(v) for k, v in (r['params'] or {}).items()},
-                **{f'valid_{k}': v for k, v in (r['metrics'] or {}).items()})
-
-def trials_frame(folder):
-    "One row per trial of search `folder`: status, loss, time, worker, epochs, size, the sampled knobs and validation metrics."
-    import pandas as pd
-    p = Path(folder)/'trials.jsonl'
-    if not p.exists(): raise FileNotFoundError(f'{p} not found: not a search folder (run `balldetect hp` first)')
-    rows = [_row(json.loads(l)) for l in p.read_text().splitlines() if l.strip()]
-    return (pd.DataFrame(rows) if rows else pd.DataFrame(columns=['tid', 'status', 'loss', 'time_s'])).set_index('tid')
-
-# %% ../nbs/09_hpsearch.ipynb #319e0f47
-def _log_y(loss) -> bool:
-    "Whether losses spread over more than a factor 20 (then a log axis shows them better)."
-    return len(loss) > 1 and loss.min() > 0 and loss.max() / loss.min() > 20
-
-def knob_columns(df) -> list:
-    "The columns of `trials_frame` that are sampled knobs."
-    return [c for c in df.columns if c not in ('status', 'loss', 'time_s', 'worker', 'epochs_run', 'n_params') and not c.startswith('valid_')]
-
-def plot_loss_vs_knobs(df, ncols:int=4):
-    "Loss against each knob, one panel each (successful trials, coloured by architecture); returns the figure."
-    import matplotlib.pyplot as plt, pandas as pd
-    ok, knobs = df[df.status == 'ok'], knob_columns(df)
-    nrows = max(1, math.ceil(len(knobs) / ncols))
-    fig, axs = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), squeeze=False, constrained_layout=True)
-    archs = sorted(ok['arch'].dropna().unique()) if 'arch' in ok else [None]
-    for ax, k in zip(axs.flat, knobs):
-        for i, a in enumerate(archs):
-            sub = (ok[ok['arch'] == a] if a is not None else ok).dropna(subset=[k])
-            x = sub[k]
-            if not pd.api.types.is_numeric_dtype(ok[k]) or pd.api.types.is_bool_dtype(ok[k]):
-                cats = sorted(ok[k].dropna().astype(str).unique()); x = x.astype(str).map(cats.index)
-                ax.set_xticks(range(len(cats)), cats, rotation=30, fontsize=7)
-            elif k in ('lr', 'wd'): ax.set_xscale('log'); ax.xaxis.set_minor_formatter(plt.NullFormatter())
-            ax.scatter(x, sub['loss'], s=18, color=f'C{i}', label=a)
-        ax.set_title(k, fontsize=9)
-        if _log_y(ok['loss']): ax.set_yscale('log')
-    for ax in axs.flat[len(knobs):]: ax.axis('off')
-    axs.flat[0].set_ylabel('loss'); axs.flat[0].legend(fontsize=7)
-    return fig
-
-# %% ../nbs/09_hpsearch.ipynb #d79ca764
-def plot_best_so_far(df, ax=None):
-    "Each trial's loss (failed ones as red marks at the top) and the best loss so far; returns the axes."
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(5, 3), constrained_layout=True)[1]
-    ok, bad = df[df.status == 'ok'], df[df.status != 'ok']
-    ax.scatter(ok.index, ok['loss'], s=16, label='trial')
-    ax.step(ok.index, ok['loss'].cummin(), where='post', color='k', label='best so far')
-    if len(bad): ax.scatter(bad.index, [1.08 * ok['loss'].max() if len(ok) else 1] * len(bad), marker='x', color='r', label='failed')
-    if _log_y(ok['loss']): ax.set_yscale('log')
-    ax.set_xlabel('trial'); ax.set_ylabel('loss'); ax.legend(fontsize=7)
-    return ax

@@ -1,4 +1,4 @@
-"""A small training loop with callbacks: optimizer and schedule, metrics, progress bars, CSV/JSON logs, early stopping, atomic checkpoints, exact resume, NaN stop, AMP.
+"""A small training loop with callbacks: a bare loop first, then the `Learner` with its events, optimizer and schedule, device, mixed precision, exact resume, NaN stop, and prediction gathering.
 
 Docs: https://balldetect.github.io/balldetect/learner.html.md"""
 
@@ -6,22 +6,20 @@ Docs: https://balldetect.github.io/balldetect/learner.html.md"""
 
 # %% ../nbs/05_learner.ipynb #8596691d
 from __future__ import annotations
-import functools, math, random, time
+import functools, random
 from operator import attrgetter
 from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
 from fastcore.basics import patch
-from tqdm.auto import tqdm
-from .core import DataError, atomic_path, get_device, progress_mode, save_json
+from .core import get_device
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'CKPT_FORMAT', 'CancelFitException', 'CancelEpochException', 'CancelBatchException',
-           'NonFiniteLossError', 'Callback', 'run_cbs', 'with_cbs', 'make_optimizer', 'parse_sched', 'make_scheduler',
-           'schedule_fallback', 'plain', 'get_rng_states', 'set_rng_states', 'RecorderCB', 'to_device', 'DeviceCB',
-           'MixedPrecisionCB', 'Learner', 'SingleBatchCB', 'MetricsCB', 'ProgressCB', 'CSVLoggerCB', 'EarlyStoppingCB',
-           'TimeBudgetCB', 'save_checkpoint', 'load_checkpoint', 'CheckpointCB']
+__all__ = ['OPTIMIZERS', 'CancelFitException', 'CancelEpochException', 'CancelBatchException', 'NonFiniteLossError', 'Callback',
+           'run_cbs', 'with_cbs', 'make_optimizer', 'parse_sched', 'make_scheduler', 'schedule_fallback', 'to_plain',
+           'get_rng_states', 'set_rng_states', 'RecorderCB', 'to_device', 'DeviceCB', 'MixedPrecisionCB', 'Learner',
+           'SingleBatchCB', 'decode_preds', 'cat_batches', 'get_preds']
 
 # %% ../nbs/05_learner.ipynb #b4ca8b10
 class CancelFitException(Exception): "Stop training: skip the rest of the fit (`after_fit` still runs)."
@@ -32,7 +30,8 @@ class NonFiniteLossError(RuntimeError):
     "The loss became NaN or infinite: `epoch` and `batch` say where."
     def __init__(self, loss, epoch, batch):
         self.loss, self.epoch, self.batch = loss, epoch, batch
-        super().__init__(f"loss is {loss} at epoch {epoch}, batch {batch}: lower the learning rate or check the data")
+        super().__init__(f"loss is {loss} at epoch {epoch}, batch {batch}: "
+                         "lower the learning rate or check the data")
 
 # %% ../nbs/05_learner.ipynb #cd45a5fa
 class Callback:
@@ -48,26 +47,30 @@ def run_cbs(cbs, event, learn=None):
 
 # %% ../nbs/05_learner.ipynb #a37cecb0
 class with_cbs:
-    "Decorator: `before_{nm}`, the method, `after_{nm}`; `Cancel{Nm}Exception` jumps to `after_{nm}`; always `cleanup_{nm}`."
+    """Decorator: `before_{nm}`, the method, `after_{nm}`; `Cancel{Nm}Exception` jumps to `after_{nm}`; always
+    `cleanup_{nm}`."""
     excs = dict(fit=CancelFitException, epoch=CancelEpochException, batch=CancelBatchException)
     def __init__(self, nm): self.nm = nm
     def __call__(self, f):
         @functools.wraps(f)
         def _f(o, *args, **kwargs):
             try:
-                try: o.callback(f'before_{self.nm}'); f(o, *args, **kwargs)
+                try:
+                    o.callback(f'before_{self.nm}')
+                    f(o, *args, **kwargs)
                 except self.excs[self.nm]: pass
                 o.callback(f'after_{self.nm}')
             finally: o.callback(f'cleanup_{self.nm}')
         return _f
 
 # %% ../nbs/05_learner.ipynb #044bfb2d
-OPTIMIZERS = {'adam': torch.optim.Adam, 'adamw': torch.optim.AdamW,
-              'sgd': lambda ps, lr, weight_decay: torch.optim.SGD(ps, lr, momentum=0.9, weight_decay=weight_decay)}
+OPTIMIZERS = {'adam': torch.optim.Adam, 'adamw': torch.optim.AdamW, 'sgd': lambda ps, lr,
+              weight_decay: torch.optim.SGD(ps, lr, momentum=0.9, weight_decay=weight_decay)}
 
 def make_optimizer(params, opt:str='adam', lr:float=1e-3, wd:float=0.):
     "Optimizer `opt` (adam, adamw or sgd with momentum 0.9) over `params`."
-    if opt not in OPTIMIZERS: raise ValueError(f"unknown optimizer {opt!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if opt not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {opt!r}; choose one of {', '.join(OPTIMIZERS)}")
     return OPTIMIZERS[opt](params, lr=lr, weight_decay=wd)
 
 # %% ../nbs/05_learner.ipynb #264f5c0a
@@ -76,25 +79,31 @@ def parse_sched(sched) -> dict:
     if sched is None: return {'name': 'none'}
     if isinstance(sched, str): return {'name': sched}
     if isinstance(sched, (list, tuple)):
-        keys = {'step': ('step_size', 'gamma'), 'onecycle': ('pct_start',), 'cosine': ('eta_min',)}.get(sched[0], ())
+        keys = {'step': ('step_size', 'gamma'), 'onecycle': ('pct_start',),
+                'cosine': ('eta_min',)}.get(sched[0], ())
         return {'name': sched[0], **dict(zip(keys, sched[1:]))}
     return dict(sched)
 
 def make_scheduler(opt, sched, epochs:int, steps_per_epoch:int):
     "The scheduler for `sched` and whether it steps per `'batch'` or `'epoch'` (None: none, or cannot apply)."
-    kw = parse_sched(sched); name = kw.pop('name')
+    kw = parse_sched(sched)
+    name = kw.pop('name')
     total = max(1, epochs * steps_per_epoch)
     if name == 'none' or schedule_fallback(sched, epochs, steps_per_epoch): return None, None
-    if name == 'step': return torch.optim.lr_scheduler.StepLR(opt, kw.get('step_size', 40), kw.get('gamma', 0.3)), 'epoch'
+    if name == 'step':
+        return torch.optim.lr_scheduler.StepLR(opt, kw.get('step_size', 40), kw.get('gamma', 0.3)), 'epoch'
     if name == 'onecycle':
         lrs = [g['lr'] for g in opt.param_groups]
-        return torch.optim.lr_scheduler.OneCycleLR(opt, lrs, total_steps=total, pct_start=kw.get('pct_start', 0.25)), 'batch'
-    if name == 'cosine': return torch.optim.lr_scheduler.CosineAnnealingLR(opt, total, eta_min=kw.get('eta_min', 0.)), 'batch'
+        return torch.optim.lr_scheduler.OneCycleLR(opt, lrs, total_steps=total,
+                                                   pct_start=kw.get('pct_start', 0.25)), 'batch'
+    if name == 'cosine':
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, total, eta_min=kw.get('eta_min', 0.)), 'batch'
     raise ValueError(f"unknown schedule {name!r}; choose none, step, onecycle or cosine")
 
 # %% ../nbs/05_learner.ipynb #0496e7ee
 def schedule_fallback(sched, epochs:int, steps_per_epoch:int) -> str|None:
-    "Why schedule `sched` cannot run over `epochs` x `steps_per_epoch` steps (a constant rate is used), or None."
+    """Why schedule `sched` cannot run over `epochs` x `steps_per_epoch` steps (a constant rate is used), or
+    None."""
     kw, total = parse_sched(sched), epochs * steps_per_epoch
     pct, step_size = float(kw.get('pct_start', 0.25)), float(kw.get('step_size', 40))
     if kw['name'] == 'onecycle' and not 0 < pct < 1:
@@ -110,10 +119,10 @@ def schedule_fallback(sched, epochs:int, steps_per_epoch:int) -> str|None:
     return None
 
 # %% ../nbs/05_learner.ipynb #ae7ba1ce
-def plain(o):
+def to_plain(o):
     "`o` with numpy scalars/arrays, paths and sets turned into Python numbers, lists and strings."
-    if isinstance(o, dict): return {str(k): plain(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple, set)): return [plain(v) for v in o]
+    if isinstance(o, dict): return {str(k): to_plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, set)): return [to_plain(v) for v in o]
     if isinstance(o, np.ndarray): return o.tolist()
     if isinstance(o, np.generic): return o.item()
     if isinstance(o, Path): return str(o)
@@ -123,13 +132,16 @@ def plain(o):
 def get_rng_states(*gens) -> dict:
     "RNG states of python, numpy, torch, CUDA and the torch generators `gens`, checkpoint-safe."
     npst = np.random.get_state()
-    return {'python': plain(random.getstate()), 'numpy': [npst[0], torch.from_numpy(npst[1].astype(np.int64)), *plain(npst[2:])],
-            'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    return {'python': to_plain(random.getstate()),
+            'numpy': [npst[0], torch.from_numpy(npst[1].astype(np.int64)), *to_plain(npst[2:])],
+            'torch': torch.get_rng_state(),
+            'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             'gens': [g.get_state() for g in gens]}
 
 def set_rng_states(st:dict, *gens):
     "Restore states saved by `get_rng_states`."
-    v, internal, gauss = st['python']; random.setstate((v, tuple(internal), gauss))
+    v, internal, gauss = st['python']
+    random.setstate((v, tuple(internal), gauss))
     np.random.set_state((st['numpy'][0], st['numpy'][1].numpy().astype(np.uint32), *st['numpy'][2:]))
     torch.set_rng_state(st['torch'])
     if st['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
@@ -144,7 +156,8 @@ class RecorderCB(Callback):
         self.sum, self.n = torch.zeros((), device=learn.device), 0
     def after_batch(self, learn):
         n = len(learn.targets[0]) if learn.targets else 1
-        self.sum += learn.loss.detach().float() * n; self.n += n
+        self.sum += learn.loss.detach().float() * n
+        self.n += n
     def after_epoch(self, learn):
         learn.log['train_loss' if learn.training else 'valid_loss'] = (self.sum / max(self.n, 1)).item()
 
@@ -165,14 +178,20 @@ class DeviceCB(Callback):
 class MixedPrecisionCB(Callback):
     "Automatic mixed precision: forward and loss under `torch.autocast`, backward through a `GradScaler`."
     order = -5
-    def __init__(self, device_type='cuda', dtype=torch.float16): self.device_type, self.dtype, self.ac = device_type, dtype, None
+    def __init__(self, device_type='cuda', dtype=torch.float16):
+        self.device_type, self.dtype, self.ac = device_type, dtype, None
     def before_fit(self, learn): learn.scaler = torch.amp.GradScaler(self.device_type)
     def after_fit(self, learn): learn.scaler = None
     def before_batch(self, learn):
-        self.ac = torch.autocast(self.device_type, dtype=self.dtype); self.ac.__enter__()
-    def after_loss(self, learn): self.ac.__exit__(None, None, None); self.ac = None
+        self.ac = torch.autocast(self.device_type, dtype=self.dtype)
+        self.ac.__enter__()
+    def after_loss(self, learn):
+        self.ac.__exit__(None, None, None)
+        self.ac = None
     def cleanup_batch(self, learn):
-        if getattr(self, 'ac', None) is not None: self.ac.__exit__(None, None, None); self.ac = None
+        if getattr(self, 'ac', None) is not None:
+            self.ac.__exit__(None, None, None)
+            self.ac = None
 
 # %% ../nbs/05_learner.ipynb #ac32627d
 class Learner:
@@ -198,7 +217,9 @@ class Learner:
     def get_loss(self): self.loss = self._loss(self.raw, *self.targets)
     def backward(self): (self.scaler.scale(self.loss) if self.scaler else self.loss).backward()
     def step(self):
-        if self.scaler: self.scaler.step(self.opt); self.scaler.update()
+        if self.scaler:
+            self.scaler.step(self.opt)
+            self.scaler.update()
         else: self.opt.step()
         if self.sched_per == 'batch': self.sched.step()
     def zero_grad(self): self.opt.zero_grad(set_to_none=True)
@@ -208,12 +229,16 @@ class Learner:
 @with_cbs('batch')
 def _one_batch(self:Learner):
     self.inputs, self.targets = self.batch[:self.n_inp], self.batch[self.n_inp:]
-    self.predict(); self.callback('after_pred')
-    self.get_loss(); self.callback('after_loss')
+    self.predict()
+    self.callback('after_pred')
+    self.get_loss()
+    self.callback('after_loss')
     if not torch.isfinite(self.loss): raise NonFiniteLossError(self.loss.item(), self.epoch, self.iter)
     if self.training:
-        self.backward(); self.callback('after_backward')
-        self.step(); self.zero_grad()
+        self.backward()
+        self.callback('after_backward')
+        self.step()
+        self.zero_grad()
 
 # %% ../nbs/05_learner.ipynb #c5a187ba
 @patch
@@ -233,7 +258,8 @@ def _run_pass(self:Learner, training:bool):
 def _fit(self:Learner):
     if self.stop_reason: return  # resumed from a run that had already stopped
     for self.epoch in range(self.start_epoch, self.n_epochs):
-        self._run_pass(True); self._run_pass(False)
+        self._run_pass(True)
+        self._run_pass(False)
         if self.sched_per == 'epoch': self.sched.step()
         if self.stop_reason: raise CancelFitException()
 
@@ -251,7 +277,8 @@ def fit(self:Learner, epochs:int):
 @patch
 def _gens(self:Learner):
     "Torch generators the training loader draws from (shuffling, worker seeds)."
-    gs = [getattr(self.train_dl, 'generator', None), getattr(getattr(self.train_dl, 'sampler', None), 'generator', None)]
+    gs = [getattr(self.train_dl, 'generator', None),
+          getattr(getattr(self.train_dl, 'sampler', None), 'generator', None)]
     return [g for i, g in enumerate(gs) if g is not None and all(g is not h for h in gs[:i])]
 
 @patch
@@ -266,7 +293,8 @@ def state_dict(self:Learner) -> dict:
 @patch
 def load_state_dict(self:Learner, st:dict):
     "Restore a `state_dict`; training continues with the epoch after `st['epoch']`."
-    self.model.load_state_dict(st['model']); self.opt.load_state_dict(st['opt'])
+    self.model.load_state_dict(st['model'])
+    self.opt.load_state_dict(st['opt'])
     if self.sched and st['sched']: self.sched.load_state_dict(st['sched'])
     if self.scaler and st['scaler']: self.scaler.load_state_dict(st['scaler'])
     for cb in self.cbs:
@@ -280,143 +308,28 @@ class SingleBatchCB(Callback):
     order = 100
     def after_batch(self, learn): raise CancelEpochException()
 
-# %% ../nbs/05_learner.ipynb #ac537c4d
-def _tup(o): return tuple(o) if isinstance(o, (tuple, list)) else (o,)
+# %% ../nbs/05_learner.ipynb #4904b2bb
+def _as_tuple(o): return tuple(o) if isinstance(o, (tuple, list)) else (o,)
 
-class MetricsCB(Callback):
-    "Each epoch, add `metric_fn(*decoded_preds, *targets)` over the validation set to the log."
-    order = 10
-    def __init__(self, metric_fn): self.metric_fn = metric_fn
-    def before_epoch(self, learn): self.preds, self.targs = [], []
-    def after_batch(self, learn):
-        if learn.training: return
-        dec = getattr(learn.model, 'decode', None)
-        with torch.no_grad(): p = _tup(dec(learn.raw) if dec else learn.raw)
-        self.preds.append([o.detach().float().cpu() for o in p]); self.targs.append([o.cpu() for o in learn.targets])
-    def after_epoch(self, learn):
-        if learn.training or not self.preds: return
-        cat = lambda bs: [torch.cat(o) for o in zip(*bs)]
-        learn.log.update({k: float(v) for k, v in self.metric_fn(*cat(self.preds), *cat(self.targs)).items()})
+@torch.no_grad()
+def decode_preds(model, raw) -> list:
+    "`model.decode(raw)` (or `raw` when the model has no `decode`) as a list of float CPU tensors."
+    dec = getattr(model, 'decode', None)
+    return [o.detach().float().cpu() for o in _as_tuple(dec(raw) if dec else raw)]
 
-# %% ../nbs/05_learner.ipynb #a0064ca3
-def _fmt(v): return f'{v:.4g}' if isinstance(v, float) else str(v)
+def cat_batches(batches:list) -> tuple:
+    "Per-batch lists of tensors joined element by element: `[[a1, b1], [a2, b2]]` -> `(a, b)`."
+    return tuple(torch.cat(o) for o in zip(*batches))
 
-class ProgressCB(Callback):
-    "tqdm bars over epochs and batches, one printed line per epoch; adds `lr` and `time_s` to the log."
-    order = 20
-    def __init__(self, show:bool=True): self.show, self.elapsed = show, 0.
-    def before_fit(self, learn):
-        self.elapsed = 0.  # a resumed run reloads it after this
-        self.t0, self.bar, self.header = time.time(), None, False
-        mode = progress_mode() if self.show else 'off'
-        self.bars, self.lines = mode == 'bar', mode != 'off'
-        self.ebar = tqdm(total=learn.n_epochs, desc='epochs', disable=not self.bars, leave=False)
-    def before_epoch(self, learn):
-        if learn.training and self.ebar.n < learn.epoch: self.ebar.update(learn.epoch - self.ebar.n)
-        self.bar = tqdm(learn.dl, desc='train' if learn.training else 'valid', disable=not self.bars, leave=False)
-    def after_batch(self, learn):
-        if self.bars: self.bar.update(); self.bar.set_postfix(loss=f'{learn.loss.item():.4g}', refresh=False)
-    def after_epoch(self, learn):
-        self.bar.close()
-        if learn.training: return
-        learn.log.update(lr=learn.opt.param_groups[0]['lr'], time_s=round(time.time() - self.t0 + self.elapsed, 3))
-        self.elapsed, self.t0 = learn.log['time_s'], time.time(); self.ebar.update()
-        if self.lines:
-            if not self.header: tqdm.write('  '.join(f'{k:>10}' for k in learn.log)); self.header = True
-            tqdm.write('  '.join(f'{_fmt(v):>10}' for v in learn.log.values()))
-    def cleanup_fit(self, learn):
-        if self.bar is not None: self.bar.close()
-        self.ebar.close()
-    def state_dict(self): return {'elapsed': self.elapsed}
-    def load_state_dict(self, st): self.elapsed = st['elapsed']
-
-# %% ../nbs/05_learner.ipynb #29ef5a14
-class CSVLoggerCB(Callback):
-    "Keep every epoch's log in `history`; write `history.csv` and `history.json` to folder `path` each epoch."
-    order = 30
-    def __init__(self, path=None): self.path, self.history = Path(path) if path else None, []
-    def before_fit(self, learn): self.history = []
-    def after_epoch(self, learn):
-        if learn.training: return
-        self.history.append(dict(learn.log))
-        if self.path is None: return
-        keys = list(dict.fromkeys(k for h in self.history for k in h))
-        with atomic_path(self.path/'history.csv') as t:
-            t.write_text('\n'.join([','.join(keys)] + [','.join(str(h.get(k, '')) for k in keys) for h in self.history]) + '\n')
-        save_json(self.history, self.path/'history.json')
-    def state_dict(self): return {'history': plain(self.history)}
-    def load_state_dict(self, st): self.history = st['history']
-
-# %% ../nbs/05_learner.ipynb #40eab18a
-def _better(v, best, mode, min_delta=0.):
-    "Is `v` better than `best` in `mode` (min or max)?"
-    if best is None: return not math.isnan(v)
-    return v < best - min_delta if mode == 'min' else v > best + min_delta
-
-class EarlyStoppingCB(Callback):
-    "Stop when log[`monitor`] has not improved (`mode` min/max) for `patience` epochs."
-    order = 40
-    def __init__(self, monitor='valid_loss', mode='min', patience=5, min_delta=0.):
-        assert mode in ('min', 'max'), f"mode must be 'min' or 'max', not {mode!r}"
-        self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
-    def before_fit(self, learn): self.best, self.wait = None, 0
-    def after_epoch(self, learn):
-        if learn.training: return
-        v = learn.log[self.monitor]
-        if _better(v, self.best, self.mode, self.min_delta): self.best, self.wait = v, 0
-        else: self.wait += 1
-        if self.wait >= self.patience: learn.stop_reason = f'early stopping: no better {self.monitor} for {self.wait} epochs'
-    def state_dict(self): return {'best': self.best, 'wait': self.wait}
-    def load_state_dict(self, st): self.best, self.wait = st['best'], st['wait']
-
-# %% ../nbs/05_learner.ipynb #7323e565
-class TimeBudgetCB(Callback):
-    "Stop after `seconds` of training: finish the current batch, validate, then stop."
-    order = 50
-    def __init__(self, seconds=None): self.seconds = seconds
-    def before_fit(self, learn): self.t0, self.elapsed = time.time(), 0.
-    def _over(self): return self.seconds is not None and time.time() - self.t0 > self.seconds
-    def after_batch(self, learn):
-        if learn.training and self._over(): raise CancelEpochException()
-    def after_epoch(self, learn):
-        self.elapsed = time.time() - self.t0
-        if not learn.training and self._over(): learn.stop_reason = f'time budget of {self.seconds} s used'
-    def state_dict(self): return {'elapsed': self.elapsed}
-    def load_state_dict(self, st): self.elapsed = st['elapsed']; self.t0 = time.time() - self.elapsed
-
-# %% ../nbs/05_learner.ipynb #1a7f28b5
-CKPT_FORMAT = 'balldetect-checkpoint-1'
-
-def save_checkpoint(obj:dict, path):
-    "Write `obj` with `torch.save` atomically (a stopped run never leaves half a file)."
-    with atomic_path(path) as t: torch.save(obj, t)
-    return Path(path)
-
-def load_checkpoint(path, map_location='cpu') -> dict:
-    "Load a checkpoint with `weights_only=True`; `DataError` when it is missing or not a checkpoint."
-    path = Path(path)
-    if not path.is_file(): raise DataError(path, 'no such checkpoint file')
-    try: ck = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e: raise DataError(path, f'not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})') from None
-    if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT:
-        raise DataError(path, f'not a balldetect checkpoint (no format {CKPT_FORMAT!r})')
-    return ck
-
-# %% ../nbs/05_learner.ipynb #7a15eeda
-class CheckpointCB(Callback):
-    "Write `best.pt` (weights + `meta` + metrics) on improvement and `last.pt` (full state) every epoch to `path`."
-    order = 90
-    def __init__(self, path, monitor='valid_loss', mode='min', meta=None, resume=False):
-        self.path, self.monitor, self.mode, self.meta, self.resume = Path(path), monitor, mode, plain(meta or {}), resume
-    def before_fit(self, learn):
-        self.best, self.best_epoch = None, None
-        if self.resume and (self.path/'last.pt').exists(): learn.load_state_dict(load_checkpoint(self.path/'last.pt')['state'])
-    def after_epoch(self, learn):
-        if learn.training: return
-        if _better(learn.log[self.monitor], self.best, self.mode):
-            self.best, self.best_epoch = learn.log[self.monitor], learn.epoch
-            save_checkpoint({'format': CKPT_FORMAT, 'model': learn.model.state_dict(), **self.meta, 'epoch': learn.epoch,
-                             'monitor': self.monitor, 'metrics': plain(learn.log)}, self.path/'best.pt')
-        save_checkpoint({'format': CKPT_FORMAT, **self.meta, 'state': learn.state_dict()}, self.path/'last.pt')
-    def state_dict(self): return {'best': self.best, 'best_epoch': self.best_epoch}
-    def load_state_dict(self, st): self.best, self.best_epoch = st['best'], st['best_epoch']
+# %% ../nbs/05_learner.ipynb #a00db2db
+@torch.no_grad()
+def get_preds(model, dl, *, n_inp:int=1, device='cpu') -> tuple:
+    "Decoded predictions and targets of `model` over batches `dl`: `(preds tuple, targets tuple)` on CPU."
+    device = get_device(device)
+    model.to(device).eval()
+    preds, targs = [], []
+    for b in dl:
+        b = to_device(b, device)
+        preds.append(decode_preds(model, model(*b[:n_inp])))
+        targs.append([o.cpu() for o in b[n_inp:]])
+    return cat_batches(preds), cat_batches(targs)

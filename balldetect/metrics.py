@@ -33,11 +33,13 @@ def paired_iou(a, b) -> np.ndarray:
 # %% ../nbs/03_metrics.ipynb #a88a87ef
 def box_centres(b) -> np.ndarray:
     "Centres `(..., 2)` (x, y) of boxes `(..., 4)`."
-    b = as_numpy(b); return (b[..., :2] + b[..., 2:]) / 2
+    b = as_numpy(b)
+    return (b[..., :2] + b[..., 2:]) / 2
 
 # %% ../nbs/03_metrics.ipynb #fcceda2a
 def average_precision(scores, is_tp, n_pos:int) -> float:
-    "All-point interpolated AP of detections `scores (M,)` flagged `is_tp (M,)`, against `n_pos` ground truths."
+    """All-point interpolated AP of detections `scores (M,)` flagged `is_tp (M,)`, against `n_pos` ground
+    truths."""
     if n_pos == 0: return float('nan')
     order = np.argsort(-as_numpy(scores), kind='stable')
     tp = as_numpy(is_tp)[order]
@@ -51,10 +53,12 @@ def average_precision(scores, is_tp, n_pos:int) -> float:
 # %% ../nbs/03_metrics.ipynb #4675f593
 def detection_metrics(probs, boxes_pred, presence, boxes, thresh:float=0.5) -> dict:
     "Presence and colour-set accuracy, mean IoU, AP50/AP75 and centre error of a detector."
-    probs, bp, pres, bt = map(as_numpy, (probs, boxes_pred, presence, boxes))  # (N, 9), (N, 9, 4), (N, 9), (N, 9, 4)
+    # (N, 9), (N, 9, 4), (N, 9), (N, 9, 4)
+    probs, bp, pres, bt = map(as_numpy, (probs, boxes_pred, presence, boxes))
     present = pres > 0.5
     top = np.argsort(-probs, axis=1, kind='stable')[:, :N_BALLS]             # (N, 3)
-    pred_set = np.zeros_like(present); np.put_along_axis(pred_set, top, True, axis=1)
+    pred_set = np.zeros_like(present)
+    np.put_along_axis(pred_set, top, True, axis=1)
     iou = paired_iou(bp, bt)                                                  # (N, 9)
     err = np.linalg.norm(box_centres(bp) - box_centres(bt), axis=-1)          # (N, 9)
     def ap(t):
@@ -70,10 +74,12 @@ def detection_metrics(probs, boxes_pred, presence, boxes, thresh:float=0.5) -> d
 def colour_confusion(probs, presence) -> np.ndarray:
     "Counts `(9, 9)`: row = true colour, column = the colour the top-3 set had for it."
     probs, present = as_numpy(probs), as_numpy(presence) > 0.5
-    n = probs.shape[1]; cm = np.zeros((n, n))
+    n = probs.shape[1]
+    cm = np.zeros((n, n))
     top = np.argsort(-probs, axis=1, kind='stable')[:, :N_BALLS]
     for t, p in zip(present, top):
-        pred = np.zeros(n, bool); pred[p] = True
+        pred = np.zeros(n, bool)
+        pred[p] = True
         hit, miss, extra = np.nonzero(t & pred)[0], np.nonzero(t & ~pred)[0], np.nonzero(pred & ~t)[0]
         cm[hit, hit] += 1
         if len(miss) and len(extra): cm[np.ix_(miss, extra)] += 1 / len(extra)

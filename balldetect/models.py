@@ -12,12 +12,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 from . import baselines
 from .core import DataError, get_device
-from .learner import load_checkpoint, to_device
+from .learner import get_preds
+from .callbacks import load_checkpoint
 from .metrics import detection_metrics, forecast_metrics
 
 # %% auto #0
 __all__ = ['MODEL_REGISTRIES', 'N_INPUTS', 'METRIC_FNS', 'check_task', 'upgrade_config', 'registry', 'build_model', 'load_model',
-           'get_preds', 'model_scores', 'baseline_scores', 'format_scores']
+           'model_scores', 'baseline_scores', 'format_scores']
 
 # %% ../nbs/07c_models.ipynb #9ea0880f
 MODEL_REGISTRIES = {'detect': ('balldetect.detector', 'DETECTORS', 'DETECTOR_DEFAULTS'),
@@ -69,23 +70,6 @@ def load_model(checkpoint, task:str|None=None, device='cpu') -> tuple:
         msg = f"weights do not fit {cfg['task']} arch {cfg['arch']!r} ({str(e)[:200]})"
         raise DataError(checkpoint, msg) from None
     return model.to(get_device(device)).eval(), ck
-
-# %% ../nbs/07c_models.ipynb #a00db2db
-@torch.no_grad()
-def get_preds(model, dl, *, n_inp:int=1, device='cpu') -> tuple:
-    "Decoded predictions and targets of `model` over batches `dl`: `(preds tuple, targets tuple)` on CPU."
-    device = get_device(device)
-    model.to(device).eval()
-    decode = getattr(model, 'decode', None)
-    preds, targs = [], []
-    for b in dl:
-        b = to_device(b, device)
-        raw = model(*b[:n_inp])
-        p = decode(raw) if decode else raw
-        preds.append([o.float().cpu() for o in (p if isinstance(p, (tuple, list)) else (p,))])
-        targs.append([o.cpu() for o in b[n_inp:]])
-    cat = lambda bs: tuple(torch.cat(o) for o in zip(*bs))
-    return cat(preds), cat(targs)
 
 # %% ../nbs/07c_models.ipynb #ee6aa1f9
 def model_scores(model, ds, task:str, *, bs:int=128, device='auto') -> dict:

@@ -26,7 +26,8 @@ def _blur(a:np.ndarray, axis:int, n:int=1) -> np.ndarray:
 
 def _gravel(rng, base, shape=(IMG_SIZE, IMG_SIZE), contrast=0.38) -> np.ndarray:
     "Fine brown-grey grain: luminance noise around `base` plus a little per-channel noise."
-    n = rng.standard_normal(shape); n = 0.8*n + 0.5*_blur(_blur(n, 0), 1)
+    n = rng.standard_normal(shape)
+    n = 0.8*n + 0.5*_blur(_blur(n, 0), 1)
     lum = np.clip(1 + contrast*n, 0.15, 2.)
     return np.clip(np.asarray(base)*lum[..., None] + 10*rng.standard_normal((*shape, 3)), 0, 255)
 
@@ -40,9 +41,11 @@ def floor_texture(kind:str, rng:np.random.Generator) -> np.ndarray:
         v = 208*k - 4*np.exp(-y/6) + 0.8*rng.standard_normal((S, S))  # slightly darker at the top wall
         return np.repeat(np.clip(v, 0, 255)[..., None], 3, -1)
     if kind == 'checker':
-        c = rng.uniform(5.0, 5.7); ox, oy = rng.uniform(0, 5*c, 2)       # cell size; tiles of 5 x 5 cells
+        c = rng.uniform(5.0, 5.7)
+        ox, oy = rng.uniform(0, 5*c, 2)       # cell size; tiles of 5 x 5 cells
         i, j = np.floor((x+ox)/c).astype(int), np.floor((y+oy)/c).astype(int)
-        field = _blur(_blur(rng.standard_normal((S, S)), 0, 8), 1, 8); field /= field.std()  # patches of gravel
+        field = _blur(_blur(rng.standard_normal((S, S)), 0, 8), 1, 8)
+        field /= field.std()  # patches of gravel
         pick = (rng.random((i.max()+1, j.max()+1))[i, j] - 0.5)*1.5 + field
         blue = np.array([88, 112, 128])*k*(1 + 0.08*field[..., None] + 0.05*rng.standard_normal((S, S, 1)))
         light = np.where((pick < 0)[..., None], blue, _gravel(rng, (122, 126, 120), contrast=0.45))
@@ -51,8 +54,10 @@ def floor_texture(kind:str, rng:np.random.Generator) -> np.ndarray:
         return np.clip(np.where(line[..., None], np.array([12, 18, 16.]), img), 0, 255)
     if kind == 'wood':
         n = _blur(rng.standard_normal((S, S)), 0, 3)*1.6 + 0.7*rng.standard_normal((S, S))  # grain along y
-        v = np.array([130, 100, 71])*k*np.clip(1 + 0.2*n, 0.3, 2)[..., None] + 6*rng.standard_normal((S, S, 3))
-        pw = rng.uniform(42, 50); seam = ((x + rng.uniform(0, pw)) % pw) < 1
+        v = np.array([130, 100, 71])*k*np.clip(1 + 0.2*n, 0.3, 2)[..., None]
+        v = v + 6*rng.standard_normal((S, S, 3))
+        pw = rng.uniform(42, 50)
+        seam = ((x + rng.uniform(0, pw)) % pw) < 1
         return np.clip(np.where(seam[..., None], np.array([62, 46, 26.]), v), 0, 255)
     raise ValueError(f"unknown floor {kind!r}; choose one of {', '.join(FLOOR_KINDS)}")
 
@@ -61,10 +66,12 @@ FLOOR_RECT = (3.6, 2.5, 96.8, 95.7)  # x1, y1, x2, y2 of the visible floor, px
 
 def draw_walls(img:np.ndarray, rng:np.random.Generator, rect=FLOOR_RECT) -> np.ndarray:
     "Paint the four walls around the floor `rect` (x1, y1, x2, y2) of `img` (100, 100, 3), in place."
-    S = IMG_SIZE; c = np.arange(S) + 0.5
+    S = IMG_SIZE
+    c = np.arange(S) + 0.5
     x1, y1, x2, y2 = np.asarray(rect) + rng.uniform(-0.3, 0.3, 4)
     f = np.stack([(x1 - c)[None, :].repeat(S, 0)/x1, (y1 - c)[:, None].repeat(S, 1)/y1,  # left, top
-                  (c - x2)[None, :].repeat(S, 0)/(S - x2), (c - y2)[:, None].repeat(S, 1)/(S - y2)])  # right, bottom
+                  (c - x2)[None, :].repeat(S, 0)/(S - x2),  # right
+                  (c - y2)[:, None].repeat(S, 1)/(S - y2)])  # bottom
     side, depth = f.argmax(0), f.max(0)
     shade = np.array([153, 205, 204, 153.]) + rng.uniform(-4, 4)
     wall = shade[side] + 1.5*rng.standard_normal((S, S))
@@ -76,30 +83,37 @@ def draw_walls(img:np.ndarray, rng:np.random.Generator, rect=FLOOR_RECT) -> np.n
 BALL_ALBEDO = {'red': (221, 1, 1), 'green': (1, 158, 1), 'blue': (1, 1, 225), 'yellow': (226, 222, 1),
                'lime': (176, 213, 1), 'purple': (81, 24, 138), 'orange': (230, 89, 1), 'cyan': (1, 231, 226),
                'magenta': (232, 76, 236)}
-LIGHT = np.array([-0.55, 0.68, 0.48]); LIGHT = LIGHT/np.linalg.norm(LIGHT)  # towards the light, image x, y, up
+LIGHT = np.array([-0.55, 0.68, 0.48])
+LIGHT = LIGHT/np.linalg.norm(LIGHT)  # towards the light, image x, y, up
 SHADING = dict(ambient=0.72, diffuse=0.34, specular=10.)
 
 def _ellipse(ext, pad:int=4):
     "Window (rows, cols slices), unit offsets (dx, dy) and rim coverage of the ellipse inscribed in `ext`."
-    x1, y1, x2, y2 = ext; cx, cy, ax, ay = (x1+x2)/2, (y1+y2)/2, (x2-x1)/2, (y2-y1)/2
+    x1, y1, x2, y2 = ext
+    cx, cy, ax, ay = (x1+x2)/2, (y1+y2)/2, (x2-x1)/2, (y2-y1)/2
     c0, c1 = max(int(x1) - pad, 0), min(int(np.ceil(x2)) + pad, IMG_SIZE)
     r0, r1 = max(int(y1) - pad, 0), min(int(np.ceil(y2)) + pad, IMG_SIZE)
-    dx = (np.arange(c0, c1) + 0.5 - cx)[None, :]/ax; dy = (np.arange(r0, r1) + 0.5 - cy)[:, None]/ay
+    dx = (np.arange(c0, c1) + 0.5 - cx)[None, :]/ax
+    dy = (np.arange(r0, r1) + 0.5 - cy)[:, None]/ay
     rho = np.sqrt(dx**2 + dy**2)
-    cover = np.clip((1 - rho)*(ax + ay)*0.8 + 0.5, 0, 1)       # a sharp rim: >= 0.5 exactly inside the ellipse
+    # a sharp rim: >= 0.5 exactly inside the ellipse
+    cover = np.clip((1 - rho)*(ax + ay)*0.8 + 0.5, 0, 1)
     return (slice(r0, r1), slice(c0, c1)), dx, dy, rho, cover
 
 # %% ../nbs/01b_render.ipynb #5ca58264
 def draw_ball(img:np.ndarray, ext, rgb) -> np.ndarray:
-    "Draw a shaded ball of albedo `rgb` inside extent `ext` (x1, y1, x2, y2) on `img`, in place; returns its coverage mask."
+    """Draw a shaded ball of albedo `rgb` inside extent `ext` (x1, y1, x2, y2) on `img`, in place; returns its
+    coverage mask."""
     win, dx, dy, rho, cover = _ellipse(ext)
     nz = np.sqrt(np.clip(1 - rho**2, 0, 1))
     ndl = np.clip(dx*LIGHT[0] + dy*LIGHT[1] + nz*LIGHT[2], 0, 1)
     spec = np.clip(2*ndl*nz - LIGHT[2], 0, 1)**24             # mirror reflection towards the camera
-    col = np.asarray(rgb, np.float64)*(SHADING['ambient'] + SHADING['diffuse']*ndl)[..., None] + SHADING['specular']*spec[..., None]
+    lit = (SHADING['ambient'] + SHADING['diffuse']*ndl)[..., None]
+    col = np.asarray(rgb, np.float64)*lit + SHADING['specular']*spec[..., None]
     a = cover[..., None]
     img[win] = img[win]*(1 - a) + np.clip(col, 0, 255)*a
-    mask = np.zeros(img.shape[:2], bool); mask[win] = cover >= 0.5
+    mask = np.zeros(img.shape[:2], bool)
+    mask[win] = cover >= 0.5
     return mask
 
 def draw_shadow(img:np.ndarray, ext, offset=(1.6, -1.6), strength:float=0.3) -> np.ndarray:
@@ -114,13 +128,15 @@ def draw_shadow(img:np.ndarray, ext, offset=(1.6, -1.6), strength:float=0.3) -> 
 BALL_DRAW = dict(grow=0.67, shift=(0.33, 0.48))  # px; measured on the real frames (table above)
 
 def drawn_extents(ext:np.ndarray, grow:float=BALL_DRAW['grow'], shift=BALL_DRAW['shift']) -> np.ndarray:
-    "Extents (..., 4) where a ball whose label extent is `ext` is drawn: `grow` px larger per side, moved by `shift`."
+    """Extents (..., 4) where a ball whose label extent is `ext` is drawn: `grow` px larger per side, moved by
+    `shift`."""
     sx, sy = shift
     return np.asarray(ext, np.float64) + np.array([sx - grow, sy - grow, sx + grow, sy + grow])
 
 # %% ../nbs/01b_render.ipynb #b1d0a006
 def _half_crossings(profile:np.ndarray, centre:float) -> tuple:
-    "Sub-pixel positions left and right of `centre` where `profile` falls to half-way between its middle and its flanks."
+    """Sub-pixel positions left and right of `centre` where `profile` falls to half-way between its middle and
+    its flanks."""
     c = int(centre)
     middle = profile[c - 2:c + 2].mean()
     flanks = np.r_[profile[max(c - 10, 0):c - 7], profile[c + 8:c + 11]].mean()
@@ -134,7 +150,8 @@ def _half_crossings(profile:np.ndarray, centre:float) -> tuple:
     return left, right
 
 def ball_edge_offsets(imgs, labels, margin:int=3) -> np.ndarray:
-    "Drawn ball edge minus box edge (left-x1, right-x2, top-y1, bottom-y2) per ball at least `margin` px from the image edge: (n, 4)."
+    """Drawn ball edge minus box edge (left-x1, right-x2, top-y1, bottom-y2) per ball at least `margin` px
+    from the image edge: (n, 4)."""
     rows = []
     for img, lab in zip(imgs, labels):
         sat = np.ptp(np.asarray(img, np.float64), axis=-1)
@@ -157,7 +174,8 @@ def render_frame(bg:np.ndarray, ext:np.ndarray, colours, masks:bool=False,
                  albedo:dict=BALL_ALBEDO, # RGB per colour name
                  draw:dict=BALL_DRAW, # where a ball is drawn against its label extent (`drawn_extents`)
                 ):
-    "uint8 (100, 100, 3) frame of balls with label extents `ext` (3, 4) and colour indices `colours` on `bg`; optionally the ball masks (3, 100, 100)."
+    """uint8 (100, 100, 3) frame of balls with label extents `ext` (3, 4) and colour indices `colours` on
+    `bg`; optionally the ball masks (3, 100, 100)."""
     img = bg.copy()
     drawn = drawn_extents(ext, **draw)
     for e in drawn: draw_shadow(img, e)
@@ -167,27 +185,33 @@ def render_frame(bg:np.ndarray, ext:np.ndarray, colours, masks:bool=False,
 
 def encode_jpeg(img:np.ndarray, quality:int=75) -> bytes:
     "Baseline JPEG bytes of a uint8 RGB image (4:2:0 chroma, like the course files)."
-    buf = io.BytesIO(); Image.fromarray(img).save(buf, 'JPEG', quality=quality, subsampling=2)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, 'JPEG', quality=quality, subsampling=2)
     return buf.getvalue()
 
 # %% ../nbs/01b_render.ipynb #fad8556c
 def box_fits_ball(mask:np.ndarray, box) -> bool:
-    "True when the pixels of `mask` (100, 100) start within 1 px of `box`'s first row and column and end 0-2 px past its last."
+    """True when the pixels of `mask` (100, 100) start within 1 px of `box`'s first row and column and end 0-2
+    px past its last."""
     ys, xs = np.nonzero(mask)
     if len(xs) == 0: return False
     x1, y1, x2, y2 = np.asarray(box).astype(int)
     starts = [(xs.min(), x1), (ys.min(), y1)]
     ends = [(xs.max(), x2 - 1), (ys.max(), y2 - 1)]
-    starts_ok = all(abs(p - b) <= 1 or b == 0 for p, b in starts)         # a box clipped at 0 starts at the edge
+    # a box clipped at 0 starts at the edge
+    starts_ok = all(abs(p - b) <= 1 or b == 0 for p, b in starts)
     ends_ok = all(0 <= p - b <= 2 or b == IMG_SIZE - 2 for p, b in ends)  # clipped at 99: last column 99
     return bool(starts_ok and ends_ok)
 
 # %% ../nbs/01b_render.ipynb #7f208b7d
 def box_colour_means(imgs, boxes, presence) -> np.ndarray:
-    "Mean RGB inside the boxes per colour: imgs (N, 100, 100, 3) uint8, boxes (N, 9, 4), presence (N, 9) -> (9, 3) (NaN where absent)."
+    """Mean RGB inside the boxes per colour: imgs (N, 100, 100, 3) uint8, boxes (N, 9, 4), presence (N, 9) ->
+    (9, 3) (NaN where absent)."""
     acc, cnt = np.zeros((len(COLOURS), 3)), np.zeros(len(COLOURS))
     for im, bb, p in zip(imgs, boxes, presence):
         for c in np.flatnonzero(p):
             x1, y1, x2, y2 = np.asarray(bb[c]).astype(int)
-            if x2 > x1 and y2 > y1: acc[c] += im[y1:y2, x1:x2].reshape(-1, 3).mean(0); cnt[c] += 1
+            if x2 > x1 and y2 > y1:
+                acc[c] += im[y1:y2, x1:x2].reshape(-1, 3).mean(0)
+                cnt[c] += 1
     with np.errstate(invalid='ignore'): return acc/cnt[:, None]

@@ -18,11 +18,19 @@ __all__ = ['pb', 'SIM', 'MASSES', 'FRICTIONS', 'RESTITUTIONS', 'REAL_SPEEDS', 'R
 
 # %% ../nbs/01_simulate.ipynb #8c1b4098
 def _import_pybullet_quietly():
-    "Import pybullet without the build-time banner its C module prints on stderr (it would pollute CLI output)."
-    import sys, ctypes; sys.stderr.flush()
+    """Import pybullet without the build-time banner its C module prints on stderr (it would pollute CLI
+    output)."""
+    import sys, ctypes
+    sys.stderr.flush()
     saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try: os.dup2(null, 2); import pybullet
-    finally: ctypes.CDLL(None).fflush(None); os.dup2(saved, 2); os.close(saved); os.close(null)  # flush C stdio while muted
+    try:
+        os.dup2(null, 2)
+        import pybullet
+    finally:
+        ctypes.CDLL(None).fflush(None)
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)  # flush C stdio while muted
     return pybullet
 
 class _LazyPybullet:
@@ -30,7 +38,8 @@ class _LazyPybullet:
     mod = None
     def __getattr__(self, name): return getattr(self.module(), name)
     def module(self):
-        "The pybullet module; `ModuleNotFoundError` when it is not installed (`pip install 'balldetect[sim]'`)."
+        """The pybullet module; `ModuleNotFoundError` when it is not installed (`pip install
+        'balldetect[sim]'`)."""
         if _LazyPybullet.mod is None: _LazyPybullet.mod = _import_pybullet_quietly()
         return _LazyPybullet.mod
 
@@ -77,7 +86,8 @@ class BallWorld:
         pb.setGravity(0, 0, -9.81, physicsClientId=c)
         pb.setTimeStep(prm.frame_dt/prm.substeps, physicsClientId=c)
         pb.setPhysicsEngineParameter(restitutionVelocityThreshold=0.01, physicsClientId=c)
-        floor = pb.createMultiBody(0, pb.createCollisionShape(pb.GEOM_PLANE, physicsClientId=c), physicsClientId=c)
+        floor = pb.createMultiBody(0, pb.createCollisionShape(pb.GEOM_PLANE, physicsClientId=c),
+                                   physicsClientId=c)
         pb.changeDynamics(floor, -1, lateralFriction=0., restitution=0., physicsClientId=c)
         half, t = (prm.centre_limit + prm.collide_r)*px, 0.1  # inner wall faces, wall half-thickness (m)
         for sx, sy in [(1, 0), (-1, 0), (0, 1), (0, -1)]:
@@ -86,8 +96,8 @@ class BallWorld:
             w = pb.createMultiBody(0, shape, basePosition=[sx*(half+t), sy*(half+t), 0.1], physicsClientId=c)
             pb.changeDynamics(w, -1, lateralFriction=1., restitution=1., physicsClientId=c)
         shape = pb.createCollisionShape(pb.GEOM_SPHERE, radius=prm.collide_r*px, physicsClientId=c)
-        self.balls = [pb.createMultiBody(1., shape, basePosition=[0.2*k-0.2, 0, prm.collide_r*px], physicsClientId=c)
-                      for k in range(N_BALLS)]
+        self.balls = [pb.createMultiBody(1., shape, basePosition=[0.2*k-0.2, 0, prm.collide_r*px],
+                                         physicsClientId=c) for k in range(N_BALLS)]
         for b in range(pb.getNumBodies(physicsClientId=c)):
             pb.changeDynamics(b, -1, contactProcessingThreshold=0., linearDamping=0., angularDamping=0.,
                               rollingFriction=0., spinningFriction=0., physicsClientId=c)
@@ -101,12 +111,14 @@ class BallWorld:
             (x, y), (vx, vy) = scene['pos'][k]*px, scene['vel'][k]*px/prm.frame_dt
             pb.resetBasePositionAndOrientation(b, [x, y, prm.collide_r*px], [0, 0, 0, 1], physicsClientId=c)
             pb.resetBaseVelocity(b, [vx, vy, 0], [0, 0, 0], physicsClientId=c)
-            pb.changeDynamics(b, -1, mass=float(scene['mass'][k]), lateralFriction=float(scene['friction'][k]),
+            pb.changeDynamics(b, -1, mass=float(scene['mass'][k]),
+                              lateralFriction=float(scene['friction'][k]),
                               restitution=float(scene['restitution'][k]), physicsClientId=c)
         out = np.empty((n_steps, N_BALLS, 2))
         for t in range(n_steps):
             for _ in range(prm.substeps if t else 0): pb.stepSimulation(physicsClientId=c)
-            for k, b in enumerate(self.balls): out[t, k] = pb.getBasePositionAndOrientation(b, physicsClientId=c)[0][:2]
+            for k, b in enumerate(self.balls):
+                out[t, k] = pb.getBasePositionAndOrientation(b, physicsClientId=c)[0][:2]
         return out/px
 
     def close(self): pb.disconnect(physicsClientId=self.cid)
@@ -122,7 +134,8 @@ def get_world(prm:SimParams=SIM) -> BallWorld:
 
 # %% ../nbs/01_simulate.ipynb #f39bf7ac
 def sphere_extents(xy:np.ndarray, prm:SimParams=SIM) -> np.ndarray:
-    "Exact image extents `x1, y1, x2, y2` (float px) of balls with centres `xy` (..., 2) px from the arena centre."
+    """Exact image extents `x1, y1, x2, y2` (float px) of balls with centres `xy` (..., 2) px from the arena
+    centre."""
     z, r = prm.focal, prm.ball_r
     s = np.sqrt(xy**2 + z*z - r*r)                             # (..., 2)
     lo, hi = (xy*z - r*s)/(z*z - r*r), (xy*z + r*s)/(z*z - r*r)
@@ -136,7 +149,8 @@ def extents_to_boxes(ext:np.ndarray) -> np.ndarray:
 
 def sequence_labels(colours, xy:np.ndarray, prm:SimParams=SIM):
     "Presence (9,) and boxes (T, 9, 4) in colour order, absent colours zero, from centres `xy` (T, 3, 2)."
-    presence = np.zeros(N_COLOURS, np.float32); presence[colours] = 1
+    presence = np.zeros(N_COLOURS, np.float32)
+    presence[colours] = 1
     boxes = np.zeros((len(xy), N_COLOURS, 4), np.float32)
     boxes[:, colours] = extents_to_boxes(sphere_extents(xy, prm))
     return presence, boxes
@@ -177,10 +191,10 @@ def motion_stats(bb:np.ndarray) -> dict:
 
 # %% ../nbs/01_simulate.ipynb #797de648
 REAL_SPEEDS = (7.63, 7.20, 6.82, 6.44, 6.05, 5.68, 5.31, 4.97, 4.69, 4.46,
-               4.28, 4.13, 4.00, 3.89, 3.80, 3.71, 3.64, 3.58, 3.52)  # px/step, steps t -> t+1, all 7000 real sequences
-REAL_FACTS = dict(box_mean=11.1, box_min=10., box_max=12.,
-                  speed0=REAL_SPEEDS[0], speed18=REAL_SPEEDS[18], contact=0.31, reversals=0.45,
-                  copy_last=10.52, const_velocity=2.95, const_velocity_clipped=2.29, const_velocity_reflect=1.47)
+               4.28, 4.13, 4.00, 3.89, 3.80, 3.71, 3.64, 3.58, 3.52)  # px/step, t -> t+1, 7000 real sequences
+REAL_FACTS = dict(box_mean=11.1, box_min=10., box_max=12., speed0=REAL_SPEEDS[0], speed18=REAL_SPEEDS[18],
+                  contact=0.31, reversals=0.45, copy_last=10.52, const_velocity=2.95,
+                  const_velocity_clipped=2.29, const_velocity_reflect=1.47)
 
 # %% ../nbs/01_simulate.ipynb #78eecdaf
 def baseline_mses(bb) -> dict:

@@ -14,11 +14,12 @@ from .core import (DataError, PROFILES, datasets_dir, get_profile, sim_data_dir,
                              seed_everything, folder_lock)
 from .data import get_datasets
 from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
-from .learner import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, Learner, MetricsCB, NonFiniteLossError,
-                                ProgressCB, SingleBatchCB, TimeBudgetCB, load_checkpoint, parse_sched, plain,
-                                schedule_fallback)
+from .learner import Learner, NonFiniteLossError, SingleBatchCB, parse_sched, schedule_fallback, to_plain
+from .callbacks import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB, TimeBudgetCB,
+                                  load_checkpoint)
 from .models import (METRIC_FNS, N_INPUTS, baseline_scores, build_model, check_task,
                                format_scores, load_model, model_scores, registry, upgrade_config)
+
 
 # %% auto #0
 __all__ = ['TRAIN_DEFAULTS', 'DEFAULT_ARCH', 'MONITOR', 'PROFILE_CAPS', 'FALLBACKS', 'FINETUNE', 'SIM_MARKERS', 'RUN_FILES',
@@ -84,7 +85,7 @@ def resolve_config(config:dict) -> dict:
     cfg['out'] = str(given.get('out') or runs_dir()/f"{task}_{arch}_{time.strftime('%Y%m%d-%H%M%S')}")
     if given.get('init') and 'lr' not in given: cfg['lr'] = cfg['lr'] * FINETUNE['lr_factor']
     if given.get('init') and 'epochs' not in given: cfg['epochs'] = _per_profile(FINETUNE['epochs'], prof['name'])
-    return plain(cfg)
+    return to_plain(cfg)
 
 # %% ../nbs/08_train.ipynb #13d6579d
 SIM_MARKERS = ('generate.json', 'simulation.json')  # files the simulator writes beside its data
@@ -235,8 +236,8 @@ def finish(cfg:dict, learn:Learner, dss:dict, status:str, error:str|None, meta:d
             res['baselines'], res['n_test'] = baseline_scores(task, dss['test']), len(dss['test'])
     res |= dict(history=hist, config=cfg, paths={k: str(out/f) for k, f in (('out', ''), ('best', 'best.pt'),
                 ('last', 'last.pt'), ('history', 'history.csv'), ('metrics', 'metrics.json'))})
-    save_json(plain(res), out/'metrics.json')
-    return plain(res)
+    save_json(to_plain(res), out/'metrics.json')
+    return to_plain(res)
 
 # %% ../nbs/08_train.ipynb #772da59f
 def run_files_left(out) -> str:

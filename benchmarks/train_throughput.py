@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent/'tests'))
 from balldetect.core import get_device
-from balldetect.evaluate import build_model
+from balldetect.models import build_model
 from balldetect.learner import Callback, make_optimizer
 from balldetect.train import make_learner, make_loaders, resolve_config
 
