@@ -6,16 +6,20 @@ Docs: https://balldetect.github.io/balldetect/forecaster.html.md"""
 
 # %% ../nbs/07_forecaster.ipynb #f9da0233
 from __future__ import annotations
+import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import BBOX_SCALE, N_BALLS, N_COLOURS, N_OBS
-from .baselines import CENTRE_MAX, CENTRE_MIN, centres_sizes, const_velocity_bounce, const_velocity_reflect, rollout
+from .baselines import (CENTRE_MAX, CENTRE_MIN, centres_sizes, const_velocity_bounce,
+                                  const_velocity_reflect, rollout)
 from .learner import Callback
+from .metrics import as_numpy
 
 # %% auto #0
-__all__ = ['FORECASTERS', 'FORECASTER_DEFAULTS', 'ball_colours', 'pad_steps', 'mlp', 'RefMLPForecaster', 'bounce_stats',
-           'ball_centres', 'ball_features', 'pair_features', 'PhysicsForecaster', 'RandomWindowCB', 'rollout_model']
+__all__ = ['MIRROR_SUM', 'MIRRORS', 'SPEED_BINS', 'FORECASTERS', 'FORECASTER_DEFAULTS', 'ball_colours', 'pad_steps', 'mlp',
+           'RefMLPForecaster', 'bounce_stats', 'ball_centres', 'ball_features', 'pair_features', 'mirror_boxes',
+           'PhysicsForecaster', 'error_parts', 'contact_kinds', 'error_breakdown', 'RandomWindowCB', 'rollout_model']
 
 # %% ../nbs/07_forecaster.ipynb #e77f77f0
 def ball_colours(colours):
@@ -75,25 +79,29 @@ def ball_features(obs, n_hist:int=4):
     "Per-ball features `(B, 3, F)` of boxes `(B, k, 3, 4)`, and the reflecting baseline's next boxes `(B, 3, 4)`."
     B, k = obs.shape[:2]
     lo, hi = obs.new_tensor(CENTRE_MIN), obs.new_tensor(CENTRE_MAX)
-    base, bounce = const_velocity_reflect(obs).to(obs.dtype), const_velocity_bounce(obs).to(obs.dtype)  # (B, 3, 4)
+    base = const_velocity_reflect(obs).to(obs.dtype)                   # (B, 3, 4)
+    bounce = const_velocity_bounce(obs).to(obs.dtype)                   # (B, 3, 4)
     c, wh = ball_centres(obs)                                           # (B, k, 3, 2), (B, 3, 2)
-    v = c[:, 1:] - c[:, :-1]; acc = v[:, 1:] - v[:, :-1]                # (B, k-1, 3, 2), (B, k-2, 3, 2)
+    v = c[:, 1:] - c[:, :-1]                                            # (B, k-1, 3, 2)
+    acc = v[:, 1:] - v[:, :-1]                                          # (B, k-2, 3, 2)
     hist = lambda x, m: pad_steps(x, m).transpose(1, 2).reshape(B, N_BALLS, -1)   # (B, 3, m*2)
-    cl = c[:, -1]; cv = cl + v[:, -1]                                   # last centre, unreflected next centre
-    walls = torch.cat([cl - lo, hi - cl], -1)                           # (B, 3, 4) distances to the 4 walls
-    over = torch.cat([lo - cv, cv - hi], -1).relu()                     # how far constant velocity overshoots
+    last = c[:, -1]
+    ahead = last + v[:, -1]                                             # the unreflected next centre
+    walls = torch.cat([last - lo, hi - last], -1)                       # (B, 3, 4) distances to the 4 walls
+    over = torch.cat([lo - ahead, ahead - hi], -1).relu()               # how far constant velocity overshoots
     ratio, n_bounce = bounce_stats(v)
     speed = v.norm(dim=-1)                                              # (B, k-1, 3)
+    slowing = (speed[:, -1:] - speed.max(1, keepdim=True).values).transpose(1, 2)   # (B, 3, 1)
     feats = [hist(v, n_hist) / 5, hist(acc, n_hist - 1) / 5, obs[:, -1] / 50 - 1, (base - obs[:, -1]) / 5,
              (bounce - base) / 5, over / 5, (walls / 20).clamp(max=2), 1 / (walls.clamp_min(0) + 1), ratio,
-             n_bounce / 5, wh - 11, (speed[:, -1:] - speed.max(1, keepdim=True).values).transpose(1, 2) / 5,
-             obs.new_full((B, N_BALLS, 1), k / 20)]
+             n_bounce / 5, wh - 11, slowing / 5, obs.new_full((B, N_BALLS, 1), k / 20)]
     return torch.cat(feats, -1), base
 
 # %% ../nbs/07_forecaster.ipynb #296d9f14
 def pair_features(obs, base):
     "Pairwise features `(B, 3, 3, 9)` from observed boxes `(B, k, 3, 4)` and the baseline's next boxes `(B, 3, 4)`."
-    c2 = ball_centres(obs[:, -2:])[0]; c, v = c2[:, 1], c2[:, 1] - c2[:, 0]   # (B, 3, 2)
+    c2 = ball_centres(obs[:, -2:])[0]                                   # (B, 2, 3, 2)
+    c, v = c2[:, 1], c2[:, 1] - c2[:, 0]                                # (B, 3, 2)
     cb = (base[..., :2] + base[..., 2:]) / 2
     rel = lambda x: x[:, None] - x[:, :, None]                          # (B, 3, 3, 2): x_j - x_i at [b, i, j]
     dc, dv, db = rel(c), rel(v), rel(cb)
@@ -101,22 +109,37 @@ def pair_features(obs, base):
     closing = (dc * dv).sum(-1, keepdim=True) / dist.clamp_min(1)      # < 0 when approaching
     return torch.cat([dc / 20, dist / 20, dv / 5, db / 20, db.norm(dim=-1, keepdim=True) / 20, closing / 5], -1)
 
+# %% ../nbs/07_forecaster.ipynb #a7c1e0f2
+MIRROR_SUM = tuple(a + b for a, b in zip(CENTRE_MIN, CENTRE_MAX))   # (99.5, 98.5): x -> 99.5 - x, y -> 98.5 - y
+MIRRORS = ((False, False), (True, False), (False, True), (True, True))  # (flip x, flip y)
+
+def mirror_boxes(boxes, flip):
+    "Boxes `(B, ..., 4)` mirrored per item where `flip (B, 2)` (x, y) is true; x1 and x2 (y1 and y2) swap."
+    swapped = boxes.new_tensor(MIRROR_SUM).repeat(2) - boxes[..., [2, 3, 0, 1]]
+    mask = flip.to(boxes.device).repeat(1, 2).view(len(flip), *[1] * (boxes.dim() - 2), 4)
+    return torch.where(mask, swapped, boxes)
+
 # %% ../nbs/07_forecaster.ipynb #c90bfa9d
 class PhysicsForecaster(nn.Module):
     "Interaction network predicting a correction, in px, to constant velocity + wall reflection."
     def __init__(self, *, hidden:int=128, # width of the encoder, relation and decoder MLPs
                  n_hist:int=4, # past velocities each ball sees
                  use_colour:bool=False, # give the encoder the ball's colour (one-hot)
-                 p_drop:float=0.): # dropout on the ball encodings
+                 p_drop:float=0., # dropout on the ball encodings
+                 mirror_test:bool=True, # in eval mode, average the forecasts of the 4 mirrored copies
+                 mirror_train:bool=False): # in training, mirror each item at random
         super().__init__()
         self.n_hist, self.use_colour = n_hist, use_colour
+        self.mirror_test, self.mirror_train = mirror_test, mirror_train
         n_ball = 4 * n_hist + 30 + (N_COLOURS if use_colour else 0)
         self.enc = mlp(n_ball, hidden, hidden, p_drop=p_drop, last_act=True)
         self.rel = mlp(2 * hidden + 9, hidden, hidden, last_act=True)
         self.dec = mlp(2 * hidden, hidden, 4)
-        nn.init.zeros_(self.dec[-1].weight); nn.init.zeros_(self.dec[-1].bias)
+        nn.init.zeros_(self.dec[-1].weight)
+        nn.init.zeros_(self.dec[-1].bias)
 
-    def forward(self, obs, colours):
+    def step(self, obs, colours):
+        "Next boxes `(B, 3, 4)` px from boxes `obs (B, k, 3, 4)`, without mirroring."
         assert obs.shape[1] >= 3, f"the physics forecaster needs at least 3 observed steps, got {obs.shape[1]}"
         with torch.no_grad(): fb, base = ball_features(obs, self.n_hist)          # (B, 3, F), (B, 3, 4)
         if self.use_colour: fb = torch.cat([fb, F.one_hot(ball_colours(colours), N_COLOURS).to(fb.dtype)], -1)
@@ -125,8 +148,55 @@ class PhysicsForecaster(nn.Module):
         eff = self.rel(torch.cat([hi, hj, pair_features(obs, base)], -1))        # (B, 3, 3, H) effect of j on i
         eff = eff * (1 - torch.eye(N_BALLS, device=h.device))[None, :, :, None]  # no self-interaction
         return base + self.dec(torch.cat([h, eff.sum(2)], -1))                   # (B, 3, 4) px
+
+    def mirrored(self, obs, colours, flip):
+        "`step` on the items of `obs` mirrored by `flip (B, 2)`, mirrored back."
+        return mirror_boxes(self.step(mirror_boxes(obs, flip), colours), flip)
+
+    def forward(self, obs, colours):
+        if self.training and self.mirror_train:
+            return self.mirrored(obs, colours, torch.rand(len(obs), 2, device=obs.device) < 0.5)
+        if self.training or not self.mirror_test: return self.step(obs, colours)
+        flips = [torch.tensor([f]).expand(len(obs), 2) for f in MIRRORS]
+        return torch.stack([self.mirrored(obs, colours, f) for f in flips]).mean(0)
     def loss(self, raw, target): return F.mse_loss(raw, target)
     def decode(self, raw): return raw
+
+# %% ../nbs/07_forecaster.ipynb #b8d2e0a2
+def error_parts(pred, target):
+    "Squared error per coordinate of each ball `(N, 3)`, as a centre part and a size part that add up to it."
+    p, t = as_numpy(pred), as_numpy(target)                                # (N, 3, 4)
+    dc = (p[..., :2] + p[..., 2:]) / 2 - (t[..., :2] + t[..., 2:]) / 2       # (N, 3, 2) centre errors
+    dw = (p[..., 2:] - p[..., :2]) - (t[..., 2:] - t[..., :2])               # (N, 3, 2) size errors
+    return (dc ** 2).mean(-1), (dw ** 2).mean(-1) / 4
+
+# %% ../nbs/07_forecaster.ipynb #b8d2e0a4
+def contact_kinds(seq, touch:float=12., # centre distance (px) at which two balls touch
+                  moving:float=1.): # smallest speed (px/step) along an axis whose reversal counts as a bounce
+    "What each ball `(N, 3)` meets between the last two steps of boxes `seq (N, T, 3, 4)`: 'ball', 'wall' or 'none'."
+    c = centres_sizes(seq)[0][:, -3:]                                      # (N, 3 steps, 3 balls, 2)
+    gap = np.linalg.norm(c[:, 1:, :, None] - c[:, 1:, None], axis=-1).min(1)   # (N, 3, 3) over the last 2 steps
+    gap[:, np.arange(N_BALLS), np.arange(N_BALLS)] = np.inf
+    before, after = c[:, 1] - c[:, 0], c[:, 2] - c[:, 1]                   # (N, 3, 2) displacements
+    near = np.minimum(c[:, 1] - CENTRE_MIN, np.asarray(CENTRE_MAX) - c[:, 1]) < np.abs(before) + 2
+    wall = ((before * after < 0) & (np.abs(before) > moving) & near).any(-1)
+    return np.where(gap.min(-1) < touch, 'ball', np.where(wall, 'wall', 'none'))
+
+# %% ../nbs/07_forecaster.ipynb #b8d2e0a6
+SPEED_BINS = (0., 2., 4., 6., 9., float('inf'))  # px/step
+
+def error_breakdown(pred, seq, speed_bins=SPEED_BINS) -> dict:
+    "MSE (px^2) of forecasts `pred (N, 3, 4)` of the last step of `seq (N, T, 3, 4)` by contact and speed, each split in centre + size."
+    s = as_numpy(seq)
+    centre, size = error_parts(pred, s[:, -1])                             # (N, 3) each
+    c = centres_sizes(s[:, :-1])[0]
+    speed = np.linalg.norm(c[:, -1] - c[:, -2], axis=-1)                   # (N, 3) last observed px/step
+    kinds, bins = contact_kinds(s), np.digitize(speed, speed_bins[1:-1])
+    groups = {'all': np.ones(centre.shape, bool), **{f'contact: {k}': kinds == k for k in ('none', 'wall', 'ball')}}
+    groups |= {f'speed {a:g}-{b:g} px': bins == i for i, (a, b) in enumerate(zip(speed_bins[:-1], speed_bins[1:]))}
+    total, mean = (centre + size).sum(), lambda x, m: float(x[m].mean()) if m.any() else float('nan')
+    return {g: dict(balls=float(m.mean()), mse_px2=mean(centre + size, m), centre_px2=mean(centre, m),
+                    size_px2=mean(size, m), error_share=float((centre + size)[m].sum() / total)) for g, m in groups.items()}
 
 # %% ../nbs/07_forecaster.ipynb #8e107a29
 class RandomWindowCB(Callback):
@@ -146,8 +216,8 @@ class RandomWindowCB(Callback):
 # %% ../nbs/07_forecaster.ipynb #7f4d12df
 FORECASTERS = {'mlp': RefMLPForecaster, 'physics': PhysicsForecaster}
 FORECASTER_DEFAULTS = {
-    'mlp': dict(lr=9.9e-5, wd=2e-4, bs=32, opt='adam', sched=('step', 40, 0.3),
-                epochs=dict(smoke=2, default=30, full=400), patience=40, windows=False),
+    'mlp': dict(lr=9.89e-5, wd=2.02e-4, bs=16, opt='adam', sched=('step', 30, 0.3),
+                epochs=dict(smoke=2, default=400, full=400), patience=30, windows=False),
     'physics': dict(lr=2e-3, wd=1e-4, bs=128, opt='adamw', sched='onecycle',
                     epochs=dict(smoke=2, default=200, full=200), patience=30, windows=True),
 }
@@ -156,8 +226,10 @@ FORECASTER_DEFAULTS = {
 @torch.no_grad()
 def rollout_model(model, obs, colours, n_future:int, bs:int=2048):
     "Forecast `n_future` steps after `obs (N, k, 3, 4)` px by feeding predictions back: `(N, n_future, 3, 4)` px."
-    model.eval(); dev = next(model.parameters()).device; out = []
+    model.eval()
+    dev = next(model.parameters()).device
     obs, colours = torch.as_tensor(obs, dtype=torch.float32), torch.as_tensor(colours, dtype=torch.float32)
+    out = []
     for i in range(0, len(obs), bs):
         col = colours[i:i + bs].to(dev)
         out.append(rollout(lambda seq: model.decode(model(seq, col)), obs[i:i + bs].to(dev), n_future).cpu())
