@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['DASH', 'LOWER_IS_BETTER', 'METRIC_NAMES', 'METRIC_UNITS', 'BASELINE_NAMES', 'SHAPELESS', 'fmt', 'fmt_frame',
-           'Captions', 'metric_name', 'with_unit', 'is_better', 'difference', 'strongest', 'compare', 'baseline_name',
-           'against_strongest', 'still_improving', 'convergence', 'layer_table', 'layer_summary']
+__all__ = ['DASH', 'LOWER_IS_BETTER', 'METRIC_NAMES', 'METRIC_UNITS', 'BASELINE_NAMES', 'SHAPELESS', 'GLANCE_START', 'GLANCE_END',
+           'fmt', 'fmt_frame', 'Captions', 'metric_name', 'with_unit', 'is_better', 'difference', 'strongest',
+           'compare', 'baseline_name', 'against_strongest', 'still_improving', 'convergence', 'layer_table',
+           'layer_summary', 'glance_markdown', 'replace_block', 'glance_block']
 
 # %% ../nbs/10b_labtext.ipynb #07a5a046
 DASH = '—'
@@ -147,3 +148,41 @@ def layer_summary(table:pd.DataFrame) -> str:
     kinds = table[table['params'] > 0]['kind'].value_counts()
     parts = ', '.join(f'{n} {k}' for k, n in kinds.items())
     return f'{len(table)} layers ({parts} with weights), {table["params"].sum():,} parameters, output {table["output"].iloc[-1]}'
+
+# %% ../nbs/10b_labtext.ipynb #16755518
+def _pct(v) -> str: return f'{fmt(100 * v)} %'
+
+def glance_markdown(numbers:dict) -> str:
+    "The README's results paragraph from a report's `numbers.json` content."
+    src = 'synthetic data from the calibrated simulator' if numbers.get('source') == 'synthetic' else 'the course data'
+    out = [f"`reports/report.html` and `report.pdf` hold the committed {numbers.get('profile')}-profile report "
+           f"(CPU, {src}; every number here is one the report shows)."]
+    d, f = numbers.get('detect') or {}, numbers.get('forecast') or {}
+    if d.get('colour_set_acc') and d.get('centre_err_px') and d.get('mean_iou'):
+        out.append(f"On the test split the heatmap detector finds the exact colour set of {_pct(d['colour_set_acc']['model'])} "
+                   f"of the images with a centre error of {with_unit('centre_err_px', d['centre_err_px']['model'])} and a "
+                   f"mean IoU of {fmt(d['mean_iou']['model'])}; the strongest baseline, {d['centre_err_px']['baseline_name']}, "
+                   f"reaches {_pct(d['colour_set_acc']['baseline'])}, "
+                   f"{with_unit('centre_err_px', d['centre_err_px']['baseline'])} and {fmt(d['mean_iou']['baseline'])}.")
+    if f.get('mse_px2'):
+        out.append(f"The physics forecaster predicts step 20 with an MSE of {with_unit('mse_px2', f['mse_px2']['model'])} "
+                   f"against {with_unit('mse_px2', f['mse_px2']['baseline'])} for the strongest physics baseline, "
+                   f"{f['mse_px2']['baseline_name']}.")
+    rd, rf = (numbers.get('real_detect') or {}).get('detector_heatmap'), (numbers.get('real_forecast') or {}).get('forecaster_physics')
+    if rd: out.append(f"On real course images the detector's centre error is {with_unit('centre_err_px', rd['centre_err_px'])}.")
+    if rf: out.append(f"On real course sequences the forecaster's MSE is {with_unit('mse_px2', rf['mse_px2'])}.")
+    return ' '.join(out)
+
+# %% ../nbs/10b_labtext.ipynb #0f87a351
+GLANCE_START, GLANCE_END = '<!-- results-at-a-glance: generated from the report, do not edit -->', '<!-- end of results -->'
+
+def replace_block(text:str, block:str) -> str:
+    "`text` with what lies between the glance markers replaced by `block` (unchanged when the markers are absent)."
+    i, j = text.find(GLANCE_START), text.find(GLANCE_END)
+    if i < 0 or j < i: return text
+    return text[:i + len(GLANCE_START)] + '\n' + block.strip() + '\n' + text[j:]
+
+def glance_block(text:str) -> str|None:
+    "What lies between the glance markers of `text`, or None."
+    i, j = text.find(GLANCE_START), text.find(GLANCE_END)
+    return text[i + len(GLANCE_START):j].strip() if 0 <= i < j else None

@@ -86,9 +86,10 @@ def loss_markdown(arch:str, fastai_task:str='boxes') -> str:
 # %% ../nbs/10c_methods.ipynb #58b448f8
 def describe_schedule(sched) -> str:
     "A learning-rate schedule of a config in words."
-    if not sched: return 'constant'
-    if isinstance(sched, str): sched = dict(name=sched)
+    from balldetect.learner import parse_sched
+    sched = parse_sched(sched or None)
     name = sched.get('name')
+    if name == 'none': return 'constant'
     if name == 'step': return f"step: × {sched.get('gamma')} every {sched.get('step_size')} epochs"
     if name == 'onecycle': return f"one cycle (warm-up {fmt(sched.get('pct_start', 0.25) * 100)} % of the steps)"
     return str(name)

@@ -17,8 +17,8 @@ from .core import (DataError, project_root, reports_dir, datasets_dir, get_profi
 __all__ = ['Experiment', 'EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'REAL_SAMPLES', 'MATHJAX', 'PRINT_CSS', 'experiments',
            'real_roots', 'real_sample_dir', 'experiments_dir', 'project_path', 'resolve_params', 'StepLog',
            'report_data', 'kernel_output_to', 'run_experiment', 'collect_runs', 'runs_data_dir', 'export_html',
-           'find_chromium', 'print_pdf', 'pdf_pages', 'build_report', 'run_one', 'render_report', 'add_report_args',
-           'run_report']
+           'find_chromium', 'print_pdf', 'pdf_pages', 'update_glance', 'build_report', 'run_one', 'render_report',
+           'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
 Experiment = namedtuple('Experiment', 'name template params task role label')
@@ -199,13 +199,17 @@ body { font-family: Georgia, 'DejaVu Serif', serif; }
 """
 
 def export_html(nb_path, html_path) -> Path:
-    "Convert an executed notebook to HTML with code hidden, images embedded and local MathJax."
+    "Convert an executed notebook to HTML with code and stderr hidden, images embedded and local MathJax."
+    import nbformat
     from nbconvert import HTMLExporter
     ex = HTMLExporter(template_name='lab', exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     if MATHJAX.exists(): ex.mathjax_url = f'file://{MATHJAX}?config=TeX-AMS_CHTML-full,Safe'
     for url in ('require_js_url', 'mermaid_js_url', 'mermaid_layout_elk_js_url'):  # CDN scripts we never need offline
         if ex.has_trait(url): setattr(ex, url, '')
-    body, _ = ex.from_filename(str(nb_path))
+    nb = nbformat.read(str(nb_path), as_version=4)
+    for cell in nb.cells:  # warnings a library printed are not part of a report
+        cell['outputs'] = [o for o in cell.get('outputs', []) if o.get('name') != 'stderr']
+    body, _ = ex.from_notebook_node(nb)
     body = body.replace('</head>', PRINT_CSS + '</head>', 1)
     html_path = Path(html_path)
     with tempfile.NamedTemporaryFile('w', dir=html_path.parent, suffix='.tmp', delete=False) as f: f.write(body)
@@ -243,6 +247,19 @@ def pdf_pages(pdf_path) -> int:
     import re
     return len(re.findall(rb'/Type\s*/Page[^s]', Path(pdf_path).read_bytes()))
 
+# %% ../nbs/10_report.ipynb #d1e2f3a2
+def update_glance(out, readme=None) -> str|None:
+    "Write `out/glance.md` from `out/numbers.json`; for the report in `reports/`, the README's block too."
+    from balldetect.labtext import glance_markdown, replace_block
+    out = Path(out)
+    if not (out/'numbers.json').exists(): return None
+    glance = glance_markdown(load_json(out/'numbers.json'))
+    (out/'glance.md').write_text(glance + '\n')
+    readme = Path(readme) if readme else project_root()/'README.md'
+    if out.resolve() == reports_dir().resolve() and readme.exists():
+        readme.write_text(replace_block(readme.read_text(), glance))
+    return glance
+
 # %% ../nbs/10_report.ipynb #97b235ed
 def build_report(profile:str='default', # run profile for every experiment: smoke, default or full
                  data_dir=None, # course-layout data folder; default: the synthetic set, generated when absent
@@ -258,17 +275,19 @@ def build_report(profile:str='default', # run profile for every experiment: smok
     log = StepLog(quiet)
     out = Path(out or reports_dir())
     runs = Path(runs_from) if runs_from else out/'runs'
-    runs.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     if runs_from:
         statuses = collect_runs(runs)
         data_dir = runs_data_dir(runs, data_dir, profile, log)
         log(f'runs: {len(statuses)} run folders from {runs}')
     else:
+        runs.mkdir(parents=True, exist_ok=True)
         data_dir = report_data(data_dir, profile, log)
         log(f'data: {data_dir}')
         statuses = [run_one(e, profile, data_dir, device, runs, real_dir, log) for e in EXPERIMENTS
                     if only is None or e.name in only]
     html, pdf = render_report(out, runs, data_dir, profile, log)
+    update_glance(out)
     res = dict(html=str(html), pdf=str(pdf), runs=statuses, steps=log.steps, profile=profile, data_dir=str(data_dir),
                runs_from=str(runs_from) if runs_from else None)
     save_json(res, out/'report_build.json')
