@@ -121,22 +121,22 @@ def plot_trajectories(obs, true, preds:dict, colours, ncols:int=4, size:float=3.
     return fig
 
 # %% ../nbs/10a_figures.ipynb #c1d2e3f5
-def plot_crops(images, # (N, 3, H, W) in [0, 1]
+def plot_crops(images, # (N, 3, H, W), floats in [0, 1] or bytes
                presence, boxes, # labels: (N, 9) flags, (N, 9, 4) px
                probs, pred_boxes, # predictions: (N, 9) probabilities, (N, 9, 4) px
-               n_images:int=4, pad:float=5., size:float=1.9) -> plt.Figure:
-    "The 3 balls of `n_images` images enlarged: label solid, prediction dashed, probability and centre error above."
+               n_images:int=4, pad:float=6., size:float=1.9) -> plt.Figure:
+    "The 3 balls of `n_images` images enlarged around their labels: label solid, prediction dashed, probability and error above."
     images, presence, boxes, probs, pred = (np.asarray(x, float) for x in (images, presence, boxes, probs, pred_boxes))
+    if images.max() > 1: images = images / 255
     n = min(n_images, len(images))
-    fig, axs = plt.subplots(n, 3, figsize=(3 * size, n * size * 1.08), squeeze=False)
+    fig, axs = plt.subplots(n, 3, figsize=(3 * size, n * size * 1.12), squeeze=False)
     for i in range(n):
         img = images[i].transpose(1, 2, 0)
         for ax, c in zip(axs[i], np.flatnonzero(presence[i] > 0.5)[:3]):
             t, p, rgb = boxes[i, c], pred[i, c], np.array(COLOUR_RGB[COLOURS[c]]) / 255
-            x1, y1 = min(t[0], p[0]) - pad, min(t[1], p[1]) - pad
-            x2, y2 = max(t[2], p[2]) + pad, max(t[3], p[3]) + pad
+            (cx, cy), half = _centres(t), max(t[2] - t[0], t[3] - t[1]) / 2 + pad   # a square window on the label
             ax.imshow(img, interpolation='nearest', extent=(0, img.shape[1], img.shape[0], 0))
-            ax.set(xlim=(x1, x2), ylim=(y2, y1), xticks=[], yticks=[])
+            ax.set(xlim=(cx - half, cx + half), ylim=(cy + half, cy - half), xticks=[], yticks=[])
             ax.add_patch(Rectangle(t[:2], t[2] - t[0], t[3] - t[1], fill=False, ec=rgb, lw=2.5))
             found = probs[i, c] > 0.5
             if found: ax.add_patch(Rectangle(p[:2], p[2] - p[0], p[3] - p[1], fill=False, ec='k', lw=1.5, ls='--'))

@@ -85,7 +85,7 @@ def compare(label:str, value:float, ref_label:str, ref_value:float, key:str, tol
     if abs(value - ref_value) <= tol * max(abs(ref_value), 1e-12):
         return f'{label} matches {ref_label} on {metric_name(key)} ({nums}).'
     if is_better(key, value, ref_value):
-        return f'{label} beats {ref_label}: its {metric_name(key)} is {difference(key, value, ref_value)} ({nums}).'
+        return f'{label} beats {ref_label}, with a {difference(key, value, ref_value)} {metric_name(key)} ({nums}).'
     return f'{label} does not beat {ref_label}: its {metric_name(key)} is {difference(key, value, ref_value)} ({nums}).'
 
 # %% ../nbs/10b_labtext.ipynb #464d364d
@@ -101,7 +101,7 @@ def against_strongest(label:str, test:dict, baselines:dict, key:str) -> str:
     "A sentence comparing `label`'s `test[key]` with the strongest of `baselines` on `key` ('' when either is missing)."
     best = strongest(baselines or {}, key)
     if best is None or not isinstance((test or {}).get(key), (int, float)): return ''
-    return compare(label, test[key], f'the strongest baseline, {baseline_name(best[0])},', best[1], key)
+    return compare(label, test[key], f'the strongest baseline, {baseline_name(best[0])}', best[1], key)
 
 # %% ../nbs/10b_labtext.ipynb #3ce1009c
 def still_improving(history:list, key:str, last:int=3) -> bool:

@@ -54,14 +54,17 @@ def draw_boxes(img, boxes=None, presence=None, *,
                thr:float=0.5, labels:bool=True, # write the colour names
                scale:int=3, width:int=2) -> Image.Image:
     "`img` enlarged `scale` times with each box in its ball's colour (true: solid, predicted: dashed)."
-    im = to_pil(img); im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+    im = to_pil(img)
+    im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
     draw, font = ImageDraw.Draw(im), ImageFont.load_default(size=max(9, 5 * scale))
     for rows, dashed in ((_rows(boxes, presence, colours, thr) if boxes is not None else [], False),
                          (_rows(pred_boxes, pred_probs, colours, thr) if pred_boxes is not None else [], True)):
         for c, b in rows:
             xy, rgb = [float(v) * scale for v in b], COLOUR_RGB[COLOURS[c]]
             if dashed: _dashed_rect(draw, xy, rgb, width)
-            else: draw.rectangle([xy[0] - 1, xy[1] - 1, xy[2] + 1, xy[3] + 1], outline=(0, 0, 0), width=width + 2); draw.rectangle(xy, outline=rgb, width=width)
+            else:
+                draw.rectangle([xy[0] - 1, xy[1] - 1, xy[2] + 1, xy[3] + 1], outline=(0, 0, 0), width=width + 2)
+                draw.rectangle(xy, outline=rgb, width=width)
             if labels and not dashed:
                 y = xy[1] - font.size - 3 if xy[1] > font.size + 3 else xy[3] + 2
                 draw.text((xy[0], y), COLOURS[c], fill=rgb, font=font, stroke_width=1, stroke_fill=(0, 0, 0))
@@ -81,11 +84,13 @@ def draw_sequence(seq, # (T, 3, 4) boxes of the 3 present balls, px
                     pred_boxes=pred, pred_probs=None if pred is None else np.ones(len(cs)))
     draw = ImageDraw.Draw(im)
     for k, c in enumerate(cs):
-        ctr = (seq[:, k, :2] + seq[:, k, 2:]) / 2 * scale; rgb = COLOUR_RGB[COLOURS[c]]
+        ctr = (seq[:, k, :2] + seq[:, k, 2:]) / 2 * scale
+        rgb = COLOUR_RGB[COLOURS[c]]
         draw.line([tuple(p) for p in ctr], fill=rgb, width=2)
         for x, y in ctr: draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=rgb)
         if target is not None:
-            t = np.asarray(target, np.float32)[k] * scale; draw.rectangle(t.tolist(), outline=(0, 0, 0), width=2)
+            t = np.asarray(target, np.float32)[k] * scale
+            draw.rectangle(t.tolist(), outline=(0, 0, 0), width=2)
     return im
 
 # %% ../nbs/02c_viz.ipynb #3363e48a
@@ -93,7 +98,8 @@ def show_grid(images, boxes=None, presence=None, *, colours=None, pred_boxes=Non
               ncols:int=6, size:float=2.5, **kw):
     "A matplotlib figure of `images` (N,3,H,W) / list, each with its boxes drawn by `draw_boxes`; kwargs go there."
     import matplotlib.pyplot as plt
-    n = len(images); nrows = max(1, -(-n // ncols))
+    n = len(images)
+    nrows = max(1, -(-n // ncols))
     fig, axs = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     pick = lambda x, i: None if x is None else x[i]
     for i, ax in enumerate(axs.flat):
