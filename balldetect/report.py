@@ -179,56 +179,26 @@ def runs_data_dir(runs_dir, data_dir=None, profile:str='smoke', log=print) -> Pa
 MATHJAX = Path('/usr/share/javascript/mathjax/MathJax.js')
 # a lab report on paper: serif text, tables that fit the page (no scrollbars, no cut), captions below figures
 PRINT_CSS = """<style>
-body { font-family: Georgia, 'DejaVu Serif', serif
-}
-.jp-RenderedHTMLCommon { font-size: 14px
-line-height: 1.45
-}
-.jp-RenderedHTMLCommon p { text-align: justify
-}
-.jp-RenderedHTMLCommon table { font-size: 11px
-table-layout: auto
-margin: 4px 0 10px 0
-}
-.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 2px 5px
-text-align: right
-}
-.jp-RenderedHTMLCommon td:first-child, .jp-RenderedHTMLCommon th:first-child { text-align: left
-}
-.jp-OutputArea-output { overflow-x: visible !important
-}
-.jp-RenderedHTMLCommon img { max-width: 100%
-}
-figure.report-figure { margin: 10px 0 14px 0
-break-inside: avoid
-page-break-inside: avoid
-}
-figure.report-figure figcaption p { margin: 4px 0
-font-size: 0.92em
-}
-.report-table { break-inside: avoid
-page-break-inside: avoid
-}
-.report-table p { margin: 8px 0 2px 0
-font-size: 0.92em
-}
+body { font-family: Georgia, 'DejaVu Serif', serif; }
+.jp-RenderedHTMLCommon { font-size: 14px; line-height: 1.45; }
+.jp-RenderedHTMLCommon p { text-align: justify; }
+.jp-RenderedHTMLCommon table { font-size: 11px; table-layout: auto; margin: 4px 0 10px 0; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 2px 5px; text-align: right; }
+.jp-RenderedHTMLCommon td:first-child, .jp-RenderedHTMLCommon th:first-child { text-align: left; }
+.jp-OutputArea-output { overflow-x: visible !important; }
+.jp-RenderedHTMLCommon img { max-width: 100%; }
+figure.report-figure { margin: 10px 0 14px 0; break-inside: avoid; page-break-inside: avoid; }
+figure.report-figure img { max-height: 7.2in; width: auto; height: auto; }
+figure.report-figure figcaption p { margin: 4px 0; font-size: 0.92em; }
+.report-table { break-inside: avoid; page-break-inside: avoid; }
+.report-table p { margin: 8px 0 2px 0; font-size: 0.92em; }
 @media print {
-  .jp-RenderedHTMLCommon { font-size: 11px
-  }
-  .jp-RenderedHTMLCommon table { font-size: 8px
-  max-width: 100%
-  page-break-inside: avoid
-  }
-  .jp-RenderedHTMLCommon h2 { page-break-after: avoid
-  }
-  img { max-width: 100% !important
-  page-break-inside: avoid
-  page-break-after: avoid
-  }
-  .jp-OutputArea-output pre { white-space: pre-wrap
-  }
-  .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important
-  }
+  .jp-RenderedHTMLCommon { font-size: 11px; }
+  .jp-RenderedHTMLCommon table { font-size: 8px; max-width: 100%; }
+  .jp-RenderedHTMLCommon h2, .jp-RenderedHTMLCommon h3 { page-break-after: avoid; }
+  img { max-width: 100% !important; page-break-inside: avoid; }
+  .jp-OutputArea-output pre { white-space: pre-wrap; }
+  .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
 }
 </style>
 """
