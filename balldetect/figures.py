@@ -71,7 +71,8 @@ def plot_confusion(cm:np.ndarray, title:str='colour confusion') -> plt.Figure:
     ax.set_yticks(range(len(COLOURS)), COLOURS, fontsize=8)
     for i, j in zip(*np.nonzero(cm)):
         dark = cm[i, j] > cm.max() / 2
-        ax.text(j, i, f'{cm[i, j]:.0f}', ha='center', va='center', fontsize=7, color='white' if dark else 'black')
+        ax.text(j, i, f'{cm[i, j]:.0f}', ha='center', va='center', fontsize=7,
+                color='white' if dark else 'black')
     ax.set(xlabel='in the predicted set', ylabel='true colour', title=title)
     fig.tight_layout()
     return fig
@@ -94,7 +95,7 @@ def _centres(b):
     return (b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2
 
 def plot_trajectories(obs, true, preds:dict, colours, ncols:int=4, size:float=3.) -> plt.Figure:
-    "Observed (N,k,3,4), true future (N,h,3,4) and predicted futures {name: (N,h,3,4)} of N scenes; `colours` (N,3) names."
+    "Observed (N,k,3,4), true (N,h,3,4) and predicted futures {name: (N,h,3,4)}; `colours` (N,3) names."
     n = len(obs)
     nrows = -(-n // ncols)
     fig, axs = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
@@ -125,8 +126,9 @@ def plot_crops(images, # (N, 3, H, W), floats in [0, 1] or bytes
                presence, boxes, # labels: (N, 9) flags, (N, 9, 4) px
                probs, pred_boxes, # predictions: (N, 9) probabilities, (N, 9, 4) px
                n_images:int=4, pad:float=6., size:float=1.9) -> plt.Figure:
-    "The 3 balls of `n_images` images enlarged around their labels: label solid, prediction dashed, probability and error above."
-    images, presence, boxes, probs, pred = (np.asarray(x, float) for x in (images, presence, boxes, probs, pred_boxes))
+    "The 3 balls of `n_images` images enlarged: label solid, prediction dashed, probability and error above."
+    arrays = (images, presence, boxes, probs, pred_boxes)
+    images, presence, boxes, probs, pred = (np.asarray(x, float) for x in arrays)
     if images.max() > 1: images = images / 255
     n = min(n_images, len(images))
     fig, axs = plt.subplots(n, 3, figsize=(3 * size, n * size * 1.12), squeeze=False)
@@ -134,14 +136,16 @@ def plot_crops(images, # (N, 3, H, W), floats in [0, 1] or bytes
         img = images[i].transpose(1, 2, 0)
         for ax, c in zip(axs[i], np.flatnonzero(presence[i] > 0.5)[:3]):
             t, p, rgb = boxes[i, c], pred[i, c], np.array(COLOUR_RGB[COLOURS[c]]) / 255
-            (cx, cy), half = _centres(t), max(t[2] - t[0], t[3] - t[1]) / 2 + pad   # a square window on the label
+            (cx, cy), half = _centres(t), max(t[2] - t[0], t[3] - t[1]) / 2 + pad   # a square window
             ax.imshow(img, interpolation='nearest', extent=(0, img.shape[1], img.shape[0], 0))
             ax.set(xlim=(cx - half, cx + half), ylim=(cy + half, cy - half), xticks=[], yticks=[])
             ax.add_patch(Rectangle(t[:2], t[2] - t[0], t[3] - t[1], fill=False, ec=rgb, lw=2.5))
             found = probs[i, c] > 0.5
-            if found: ax.add_patch(Rectangle(p[:2], p[2] - p[0], p[3] - p[1], fill=False, ec='k', lw=1.5, ls='--'))
+            if found:
+                ax.add_patch(Rectangle(p[:2], p[2] - p[0], p[3] - p[1], fill=False, ec='k', lw=1.5, ls='--'))
             err = np.hypot(*(np.array(_centres(p)) - np.array(_centres(t))))
-            ax.set_title(f'{COLOURS[c]}: p = {probs[i, c]:.2f}, ' + (f'{err:.2f} px' if found else 'missed'), fontsize=8)
+            seen = f'{err:.2f} px' if found else 'missed'
+            ax.set_title(f'{COLOURS[c]}: p = {probs[i, c]:.2f}, {seen}', fontsize=8)
     handles = [Line2D([], [], color='grey', lw=2.5, label="label (in the ball's colour)"),
                Line2D([], [], color='k', lw=1.5, ls='--', label='prediction')]
     fig.legend(handles=handles, loc='lower center', ncol=2, fontsize=8, frameon=False)

@@ -6,18 +6,19 @@ Docs: https://balldetect.github.io/balldetect/report.html.md"""
 
 # %% ../nbs/10_report.ipynb #03a65d0f
 from __future__ import annotations
-import json, os, re, shutil, subprocess, sys, tempfile, time
+import json, os, sys, tempfile, time
 from collections import namedtuple
 from contextlib import contextmanager
 from pathlib import Path
-from .core import (DataError, project_root, reports_dir, datasets_dir, get_profile, save_json, load_json,
+from .core import (DataError, project_root, reports_dir, datasets_dir, get_profile, save_json,
+                             load_json,
                              sim_data_dir, folder_lock)
+from .htmlpdf import export_html, print_pdf, pdf_pages
 
 # %% auto #0
-__all__ = ['Experiment', 'EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'REAL_SAMPLES', 'MATHJAX', 'PRINT_CSS', 'experiments',
-           'real_roots', 'real_sample_dir', 'experiments_dir', 'project_path', 'resolve_params', 'StepLog',
-           'report_data', 'kernel_output_to', 'run_experiment', 'collect_runs', 'runs_data_dir', 'export_html',
-           'find_chromium', 'print_pdf', 'pdf_pages', 'update_glance', 'build_report', 'run_one', 'render_report',
+__all__ = ['Experiment', 'EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'REAL_SAMPLES', 'experiments', 'real_roots', 'real_sample_dir',
+           'experiments_dir', 'project_path', 'resolve_params', 'StepLog', 'report_data', 'kernel_output_to',
+           'run_experiment', 'collect_runs', 'runs_data_dir', 'build_report', 'run_one', 'render_report',
            'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
@@ -36,7 +37,8 @@ EXPERIMENTS = [
     Experiment('forecaster_mlp', 'train_forecaster.ipynb', dict(arch='mlp'), 'forecast', 'earlier',
                "earlier solution's MLP"),
     Experiment('fastai_forecaster', 'fastai_forecaster.ipynb', {}, 'forecast', 'fastai', 'fastai DeltaMLP'),
-    Experiment('fastai_forecaster_physics', 'fastai_forecaster.ipynb', dict(arch='physics'), 'forecast', 'fastai',
+    Experiment('fastai_forecaster_physics', 'fastai_forecaster.ipynb', dict(arch='physics'), 'forecast',
+               'fastai',
                'physics forecaster in fastai'),
     Experiment('hp_search', 'hp_summary.ipynb', dict(model='forecast', max_evals='{hp_evals}',
                search_dir='{out_dir}/search'), 'forecast', 'search', 'forecaster search'),
@@ -45,8 +47,10 @@ EXPERIMENTS = [
 ]
 
 # the default report must fit 30 minutes on 2 CPU cores: these runs get a time box there
-DEFAULT_PROFILE_LIMITS = {'detector_heatmap': dict(time_budget_s=420), 'detector_ref': dict(time_budget_s=180),
-                          'forecaster_physics': dict(time_budget_s=240), 'forecaster_mlp': dict(time_budget_s=90),
+DEFAULT_PROFILE_LIMITS = {'detector_heatmap': dict(time_budget_s=420),
+                          'detector_ref': dict(time_budget_s=180),
+                          'forecaster_physics': dict(time_budget_s=240),
+                          'forecaster_mlp': dict(time_budget_s=90),
                           'fastai_detector_colours': dict(time_budget_s=90), 'hp_search': dict(max_evals=4),
                           'hp_search_detect': dict(max_evals=3)}
 
@@ -144,126 +148,41 @@ def run_experiment(name:str, nb:str, params:dict, out:Path) -> dict:
     t0, status, err = time.time(), 'ok', None
     try:
         with kernel_output_to(run_dir/'kernel.log'):
-            pm.execute_notebook(str(experiments_dir()/nb), str(run_dir/nb), parameters=dict(params, out_dir=str(run_dir)),
-                                kernel_name='python3', cwd=str(project_root()), progress_bar=False, log_output=False)
+            pm.execute_notebook(str(experiments_dir()/nb), str(run_dir/nb),
+                                parameters=dict(params, out_dir=str(run_dir)),
+                                kernel_name='python3', cwd=str(project_root()), progress_bar=False,
+                                log_output=False)
     except Exception as e:  # the notebook's own error, kept in the executed notebook
-        status, err = 'failed', f'{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ""}'
+        last = str(e).strip().splitlines()[-1] if str(e).strip() else ''
+        status, err = 'failed', f'{type(e).__name__}: {last}'
     res = dict(name=name, notebook=nb, status=status, error=err, duration_s=round(time.time() - t0, 1))
     save_json(res, run_dir/'status.json')
     return res
 
 # %% ../nbs/10_report.ipynb #b7c3e918
 def collect_runs(runs_dir) -> list:
-    "The status of each experiment folder in `runs_dir`, in `EXPERIMENTS` order; folders that are absent are left out."
+    "The status of each experiment folder in `runs_dir`, in `EXPERIMENTS` order; absent folders left out."
     out = []
     for e in EXPERIMENTS:
         d = Path(runs_dir)/e.name
         if (d/'status.json').exists(): out.append(load_json(d/'status.json'))
         elif (d/'metrics.json').exists():
             m = load_json(d/'metrics.json')
-            out.append(dict(name=e.name, notebook=e.template, status=m.get('status', 'ok'), error=m.get('error'),
+            out.append(dict(name=e.name, notebook=e.template, status=m.get('status', 'ok'),
+                            error=m.get('error'),
                             duration_s=m.get('train_time_s')))
-    if not out: raise DataError(runs_dir, f"no run folders inside; expected some of {', '.join(e.name for e in EXPERIMENTS)}")
+    names = ', '.join(e.name for e in EXPERIMENTS)
+    if not out: raise DataError(runs_dir, f'no run folders inside; expected some of {names}')
     return out
 
 # %% ../nbs/10_report.ipynb #b7c3e91a
 def runs_data_dir(runs_dir, data_dir=None, profile:str='smoke', log=print) -> Path:
-    "The data to describe for runs made elsewhere: `data_dir`, else the folder they recorded when it is here, else ours."
+    "The data of runs made elsewhere: `data_dir`, else the folder they recorded if it is here, else ours."
     if data_dir is not None: return report_data(data_dir, profile, log)
     for m in Path(runs_dir).glob('*/metrics.json'):
         d = load_json(m).get('data_dir')
         if d and (Path(d)/'mini_balls').is_dir() and (Path(d)/'mini_balls_seq').is_dir(): return Path(d)
     return report_data(None, profile, log)
-
-# %% ../nbs/10_report.ipynb #adfdbece
-MATHJAX = Path('/usr/share/javascript/mathjax/MathJax.js')
-# a lab report on paper: serif text, tables that fit the page (no scrollbars, no cut), captions below figures
-PRINT_CSS = """<style>
-body { font-family: Georgia, 'DejaVu Serif', serif; }
-.jp-RenderedHTMLCommon { font-size: 14px; line-height: 1.45; }
-.jp-RenderedHTMLCommon p { text-align: justify; }
-.jp-RenderedHTMLCommon table { font-size: 11px; table-layout: auto; margin: 4px 0 10px 0; }
-.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 2px 5px; text-align: right; }
-.jp-RenderedHTMLCommon td:first-child, .jp-RenderedHTMLCommon th:first-child { text-align: left; }
-.jp-OutputArea-output { overflow-x: visible !important; }
-.jp-RenderedHTMLCommon img { max-width: 100%; }
-figure.report-figure { margin: 10px 0 14px 0; break-inside: avoid; page-break-inside: avoid; }
-figure.report-figure img { max-height: 7.2in; width: auto; height: auto; }
-figure.report-figure figcaption p { margin: 4px 0; font-size: 0.92em; }
-.report-table { break-inside: avoid; page-break-inside: avoid; }
-.report-table p { margin: 8px 0 2px 0; font-size: 0.92em; }
-@media print {
-  .jp-RenderedHTMLCommon { font-size: 11px; }
-  .jp-RenderedHTMLCommon table { font-size: 8px; max-width: 100%; }
-  .jp-RenderedHTMLCommon h2, .jp-RenderedHTMLCommon h3 { page-break-after: avoid; }
-  img { max-width: 100% !important; page-break-inside: avoid; }
-  .jp-OutputArea-output pre { white-space: pre-wrap; }
-  .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
-}
-</style>
-"""
-
-def export_html(nb_path, html_path) -> Path:
-    "Convert an executed notebook to HTML with code and stderr hidden, images embedded and local MathJax."
-    import nbformat
-    from nbconvert import HTMLExporter
-    ex = HTMLExporter(template_name='lab', exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    if MATHJAX.exists(): ex.mathjax_url = f'file://{MATHJAX}?config=TeX-AMS_CHTML-full,Safe'
-    for url in ('require_js_url', 'mermaid_js_url', 'mermaid_layout_elk_js_url'):  # CDN scripts we never need offline
-        if ex.has_trait(url): setattr(ex, url, '')
-    nb = nbformat.read(str(nb_path), as_version=4)
-    for cell in nb.cells:  # warnings a library printed are not part of a report
-        cell['outputs'] = [o for o in cell.get('outputs', []) if o.get('name') != 'stderr']
-    body, _ = ex.from_notebook_node(nb)
-    body = body.replace('</head>', PRINT_CSS + '</head>', 1)
-    html_path = Path(html_path)
-    with tempfile.NamedTemporaryFile('w', dir=html_path.parent, suffix='.tmp', delete=False) as f: f.write(body)
-    os.chmod(f.name, 0o644)  # a temp file is created 0600
-    os.replace(f.name, html_path)
-    return html_path
-
-# %% ../nbs/10_report.ipynb #02abdc67
-def find_chromium() -> str|None:
-    "Path of a Chromium/Chrome binary, or None."
-    for c in ('chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'):
-        if p := shutil.which(c): return p
-
-def print_pdf(html_path, pdf_path, timeout:int=120) -> Path:
-    "Print `html_path` to `pdf_path` with headless Chromium (offline)."
-    chrome = find_chromium()
-    if chrome is None: raise RuntimeError('PDF needs Chromium: run `make setup` as root or `apt-get install chromium`')
-    pdf_path = Path(pdf_path)
-    tmp = pdf_path.with_name(f'.{pdf_path.name}.tmp')
-    with tempfile.TemporaryDirectory() as prof:
-        cmd = [chrome, '--headless', '--no-sandbox', '--disable-gpu', '--no-pdf-header-footer',
-               '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-               '--allow-file-access-from-files', '--virtual-time-budget=20000', f'--user-data-dir={prof}',
-               f'--print-to-pdf={tmp}', Path(html_path).resolve().as_uri()]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if r.returncode or not tmp.exists() or tmp.stat().st_size == 0:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f'Chromium could not print {html_path}: {r.stderr[-500:]}')
-    os.replace(tmp, pdf_path)
-    return pdf_path
-
-# %% ../nbs/10_report.ipynb #da833d38
-def pdf_pages(pdf_path) -> int:
-    "Number of pages of a PDF (counts page objects; enough for our Chromium PDFs)."
-    import re
-    return len(re.findall(rb'/Type\s*/Page[^s]', Path(pdf_path).read_bytes()))
-
-# %% ../nbs/10_report.ipynb #d1e2f3a2
-def update_glance(out, readme=None) -> str|None:
-    "Write `out/glance.md` from `out/numbers.json`; for the report in `reports/`, the README's block too."
-    from balldetect.labtext import glance_markdown, replace_block
-    out = Path(out)
-    if not (out/'numbers.json').exists(): return None
-    glance = glance_markdown(load_json(out/'numbers.json'))
-    (out/'glance.md').write_text(glance + '\n')
-    readme = Path(readme) if readme else project_root()/'README.md'
-    if out.resolve() == reports_dir().resolve() and readme.exists():
-        readme.write_text(replace_block(readme.read_text(), glance))
-    return glance
 
 # %% ../nbs/10_report.ipynb #97b235ed
 def build_report(profile:str='default', # run profile for every experiment: smoke, default or full
@@ -292,8 +211,8 @@ def build_report(profile:str='default', # run profile for every experiment: smok
         statuses = [run_one(e, profile, data_dir, device, runs, real_dir, log) for e in EXPERIMENTS
                     if only is None or e.name in only]
     html, pdf = render_report(out, runs, data_dir, profile, log)
-    update_glance(out)
-    res = dict(html=str(html), pdf=str(pdf), runs=statuses, steps=log.steps, profile=profile, data_dir=str(data_dir),
+    res = dict(html=str(html), pdf=str(pdf), runs=statuses, steps=log.steps, profile=profile,
+               data_dir=str(data_dir),
                runs_from=str(runs_from) if runs_from else None)
     save_json(res, out/'report_build.json')
     return res
@@ -305,7 +224,8 @@ def run_one(e:Experiment, profile:str, data_dir, device:str, runs:Path, real_dir
     if real := real_sample_dir(e.template, real_dir): limits['real_dir'] = str(real)
     params = dict(e.params, profile=profile, data_dir=str(data_dir), device=device, **limits)
     res = run_experiment(e.name, e.template, resolve_params(params, runs/e.name, profile), runs)
-    log(f'{e.name}: {res["status"]} in {res["duration_s"]:.0f}s' + (f' ({res["error"]})' if res['error'] else ''))
+    why = f' ({res["error"]})' if res['error'] else ''
+    log(f'{e.name}: {res["status"]} in {res["duration_s"]:.0f}s{why}')
     return res
 
 # %% ../nbs/10_report.ipynb #b7c3e91c
@@ -313,7 +233,8 @@ def render_report(out:Path, runs:Path, data_dir, profile:str, log=print) -> tupl
     "Execute the report notebook on `runs`, export its HTML and print its PDF: `(html, pdf)`."
     import papermill as pm
     nb_out = out/'report.ipynb'
-    pm.execute_notebook(str(experiments_dir()/'report.ipynb'), str(nb_out), kernel_name='python3', cwd=str(project_root()),
+    pm.execute_notebook(str(experiments_dir()/'report.ipynb'), str(nb_out), kernel_name='python3',
+                        cwd=str(project_root()),
                         parameters=dict(runs_dir=str(runs.resolve()), data_dir=str(Path(data_dir).resolve()),
                                         profile=profile, out_dir=str(out.resolve())),
                         progress_bar=False)
@@ -327,12 +248,16 @@ def render_report(out:Path, runs:Path, data_dir, profile:str, log=print) -> tupl
 # %% ../nbs/10_report.ipynb #d91f1c3a
 def add_report_args(p):
     "Options of `balldetect report`."
-    p.add_argument('--profile', default='default', choices=['smoke', 'default', 'full'], help='size of every run')
-    p.add_argument('--data-dir', default=None, help='course-layout data (default: synthetic set, generated if absent)')
+    p.add_argument('--profile', default='default', choices=['smoke', 'default', 'full'],
+                   help='size of every run')
+    p.add_argument('--data-dir', default=None,
+                   help='course-layout data (default: synthetic set, generated if absent)')
     p.add_argument('--out', default=None, help='output folder (default: reports/)')
     p.add_argument('--device', default='auto', help='auto, cpu or cuda')
-    p.add_argument('--only', nargs='*', default=None, help='run only these experiments: ' + ', '.join(e.name for e in EXPERIMENTS))
-    p.add_argument('--runs', default=None, help='assemble the report from these run folders (made elsewhere), no training')
+    p.add_argument('--only', nargs='*', default=None,
+                   help='run only these experiments: ' + ', '.join(e.name for e in EXPERIMENTS))
+    p.add_argument('--runs', default=None,
+                   help='assemble the report from these run folders (made elsewhere), no training')
     p.add_argument('--real-dir', default=None, help='real course data to also score the trained models on')
 
 def run_report(args) -> int:

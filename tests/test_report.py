@@ -1,5 +1,5 @@
-"The smoke report end to end, read as a grader would: sections, numbered figures and tables, words, no artefacts;
-the same report assembled again from its run folders with `--runs`; the README's results against the report."
+"""The smoke report end to end, read as a grader would: sections, numbered figures and tables, words, no artefacts;
+the same report assembled again from its run folders with `--runs`; the README's results against the report."""
 import html as html_lib, json, re, subprocess, sys
 from pathlib import Path
 import pytest
