@@ -22,7 +22,7 @@ __all__ = ['DASH', 'LOWER_IS_BETTER', 'METRIC_NAMES', 'METRIC_UNITS', 'BASELINE_
 DASH = '—'
 
 def fmt(v, digits:int=3) -> str:
-    "A table cell: `—` for None/NaN, yes/no for flags, whole numbers with separators, else `digits` significant figures."
+    "A table cell: `—` for None/NaN, yes/no for flags, whole numbers with separators, else `digits` figures."
     if v is None or isinstance(v, (float, np.floating)) and not math.isfinite(v): return DASH
     if isinstance(v, (bool, np.bool_)): return 'yes' if v else 'no'
     if isinstance(v, (int, np.integer)): return f'{int(v):,}'
@@ -48,9 +48,11 @@ class Captions:
 
 # %% ../nbs/10b_labtext.ipynb #a4859d1e
 LOWER_IS_BETTER = {'centre_err_px', 'mse_px2', 'fde_px', 'ade_px', 'valid_loss', 'train_loss'}
-METRIC_NAMES = dict(presence_acc='presence accuracy', colour_set_acc='colour-set accuracy', mean_iou='mean IoU',
+METRIC_NAMES = dict(presence_acc='presence accuracy', colour_set_acc='colour-set accuracy',
+                    mean_iou='mean IoU',
                     ap50='AP at IoU 0.5', ap75='AP at IoU 0.75', centre_err_px='centre error',
-                    mse_px2='MSE', fde_px='centre error of the predicted step', ade_px='mean rollout centre error',
+                    mse_px2='MSE', fde_px='centre error of the predicted step',
+                    ade_px='mean rollout centre error',
                     valid_loss='validation loss')
 METRIC_UNITS = dict(centre_err_px=' px', mse_px2=' px²', fde_px=' px', ade_px=' px')
 
@@ -64,7 +66,8 @@ def is_better(key:str, a:float, b:float) -> bool:
 # %% ../nbs/10b_labtext.ipynb #79e02c7c
 def difference(key:str, a:float, b:float) -> str:
     "How `a` differs from `b` on `key`, in words."
-    if key not in LOWER_IS_BETTER: return f'{abs(a - b) * 100:.3g} percentage points {"higher" if a > b else "lower"}'
+    if key not in LOWER_IS_BETTER:
+        return f'{abs(a - b) * 100:.3g} percentage points {"higher" if a > b else "lower"}'
     if b == 0: return 'higher' if a > b else 'equal'
     r = a / b
     if r < 1: return f'{(1 - r) * 100:.3g} % lower'
@@ -72,8 +75,9 @@ def difference(key:str, a:float, b:float) -> str:
 
 # %% ../nbs/10b_labtext.ipynb #5ea16df9
 def strongest(scores:dict, key:str) -> tuple|None:
-    "`(name, value)` of the best entry of `scores` ({name: {metric: value}}) on `key`, or None when none has it."
-    vals = {n: s[key] for n, s in scores.items() if isinstance(s.get(key), (int, float)) and math.isfinite(s[key])}
+    "`(name, value)` of the best entry of `scores` ({name: {metric: value}}) on `key`; None when none has it."
+    number = lambda v: isinstance(v, (int, float)) and math.isfinite(v)
+    vals = {n: s[key] for n, s in scores.items() if number(s.get(key))}
     if not vals: return None
     best = (min if key in LOWER_IS_BETTER else max)(vals, key=vals.get)
     return best, vals[best]
@@ -84,9 +88,9 @@ def compare(label:str, value:float, ref_label:str, ref_value:float, key:str, tol
     nums = f'{with_unit(key, value)} against {with_unit(key, ref_value)}'
     if abs(value - ref_value) <= tol * max(abs(ref_value), 1e-12):
         return f'{label} matches {ref_label} on {metric_name(key)} ({nums}).'
-    if is_better(key, value, ref_value):
-        return f'{label} beats {ref_label}, with a {difference(key, value, ref_value)} {metric_name(key)} ({nums}).'
-    return f'{label} does not beat {ref_label}: its {metric_name(key)} is {difference(key, value, ref_value)} ({nums}).'
+    diff, name = difference(key, value, ref_value), metric_name(key)
+    if is_better(key, value, ref_value): return f'{label} beats {ref_label}, with a {diff} {name} ({nums}).'
+    return f'{label} does not beat {ref_label}: its {name} is {diff} ({nums}).'
 
 # %% ../nbs/10b_labtext.ipynb #464d364d
 BASELINE_NAMES = dict(colour_threshold='the colour threshold', copy_last='copy-last',
@@ -98,7 +102,7 @@ BASELINE_NAMES = dict(colour_threshold='the colour threshold', copy_last='copy-l
 def baseline_name(key:str) -> str: return BASELINE_NAMES.get(key, key.replace('_', ' '))
 
 def against_strongest(label:str, test:dict, baselines:dict, key:str) -> str:
-    "A sentence comparing `label`'s `test[key]` with the strongest of `baselines` on `key` ('' when either is missing)."
+    "A sentence comparing `label`'s `test[key]` with the strongest of `baselines` on `key` ('' if missing)."
     best = strongest(baselines or {}, key)
     if best is None or not isinstance((test or {}).get(key), (int, float)): return ''
     return compare(label, test[key], f'the strongest baseline, {baseline_name(best[0])}', best[1], key)
@@ -120,7 +124,8 @@ def convergence(m:dict, key:str='valid_loss') -> str:
         tail = ('its validation numbers were still improving, so it is not converged'
                 if still_improving(m.get('history') or [], key) else 'it had levelled off')
         return f'{ran} before the CPU time box stopped it; {tail}.'
-    if still_improving(m.get('history') or [], key): return f'{ran}; it was still improving at the end, so more epochs would help.'
+    if still_improving(m.get('history') or [], key):
+        return f'{ran}; it was still improving at the end, so more epochs would help.'
     return f'{ran}; its validation numbers had levelled off.'
 
 # %% ../nbs/10b_labtext.ipynb #7da0a95b
@@ -131,7 +136,8 @@ def layer_table(model:nn.Module, *inputs) -> pd.DataFrame:
     rows, hooks = {}, []
     def record(name, mod, out):
         o = out[0] if isinstance(out, (tuple, list)) else out
-        rows.setdefault(name, dict(layer=name, kind=type(mod).__name__, output=' × '.join(map(str, o.shape[1:])),
+        shape = ' × '.join(map(str, o.shape[1:]))
+        rows.setdefault(name, dict(layer=name, kind=type(mod).__name__, output=shape,
                                    params=sum(p.numel() for p in mod.parameters())))
     for name, mod in model.named_modules():
         if not list(mod.children()) and not isinstance(mod, SHAPELESS):
@@ -147,37 +153,46 @@ def layer_summary(table:pd.DataFrame) -> str:
     "One sentence on a `layer_table`: the layers with weights by kind, and the parameter count."
     kinds = table[table['params'] > 0]['kind'].value_counts()
     parts = ', '.join(f'{n} {k}' for k, n in kinds.items())
-    return f'{len(table)} layers ({parts} with weights), {table["params"].sum():,} parameters, output {table["output"].iloc[-1]}'
+    n, out = table['params'].sum(), table['output'].iloc[-1]
+    return f'{len(table)} layers ({parts} with weights), {n:,} parameters, output {out}'
 
 # %% ../nbs/10b_labtext.ipynb #16755518
 def _pct(v) -> str: return f'{fmt(100 * v)} %'
 
 def glance_markdown(numbers:dict) -> str:
     "The README's results paragraph from a report's `numbers.json` content."
-    src = 'synthetic data from the calibrated simulator' if numbers.get('source') == 'synthetic' else 'the course data'
-    out = [f"`reports/report.html` and `report.pdf` hold the committed {numbers.get('profile')}-profile report "
+    synthetic = numbers.get('source') == 'synthetic'
+    src = 'synthetic data from the calibrated simulator' if synthetic else 'the course data'
+    out = [f"`reports/report.html` and `report.pdf` hold the committed {numbers.get('profile')}-profile "
+           "report "
            f"(CPU, {src}; every number here is one the report shows)."]
     d, f = numbers.get('detect') or {}, numbers.get('forecast') or {}
+    px = lambda v: with_unit('centre_err_px', v)
+    px2 = lambda v: with_unit('mse_px2', v)
     if d.get('colour_set_acc') and d.get('centre_err_px') and d.get('mean_iou'):
-        out.append(f"On the test split the heatmap detector finds the exact colour set of {_pct(d['colour_set_acc']['model'])} "
-                   f"of the images with a centre error of {with_unit('centre_err_px', d['centre_err_px']['model'])} and a "
-                   f"mean IoU of {fmt(d['mean_iou']['model'])}; the strongest baseline, {d['centre_err_px']['baseline_name']}, "
-                   f"reaches {_pct(d['colour_set_acc']['baseline'])}, "
-                   f"{with_unit('centre_err_px', d['centre_err_px']['baseline'])} and {fmt(d['mean_iou']['baseline'])}.")
+        cs, ce, iou = d['colour_set_acc'], d['centre_err_px'], d['mean_iou']
+        out.append(f"On the test split the heatmap detector finds the exact colour set of "
+                   f"{_pct(cs['model'])} "
+                   f"of the images with a centre error of {px(ce['model'])} and a "
+                   f"mean IoU of {fmt(iou['model'])}; the strongest baseline, {ce['baseline_name']}, "
+                   f"reaches {_pct(cs['baseline'])}, "
+                   f"{px(ce['baseline'])} and {fmt(iou['baseline'])}.")
     if f.get('mse_px2'):
-        out.append(f"The physics forecaster predicts step 20 with an MSE of {with_unit('mse_px2', f['mse_px2']['model'])} "
-                   f"against {with_unit('mse_px2', f['mse_px2']['baseline'])} for the strongest physics baseline, "
+        out.append(f"The physics forecaster predicts step 20 with an MSE of {px2(f['mse_px2']['model'])} "
+                   f"against {px2(f['mse_px2']['baseline'])} for the strongest physics baseline, "
                    f"{f['mse_px2']['baseline_name']}.")
-    rd, rf = (numbers.get('real_detect') or {}).get('detector_heatmap'), (numbers.get('real_forecast') or {}).get('forecaster_physics')
-    if rd: out.append(f"On real course images the detector's centre error is {with_unit('centre_err_px', rd['centre_err_px'])}.")
-    if rf: out.append(f"On real course sequences the forecaster's MSE is {with_unit('mse_px2', rf['mse_px2'])}.")
+    rd = (numbers.get('real_detect') or {}).get('detector_heatmap')
+    rf = (numbers.get('real_forecast') or {}).get('forecaster_physics')
+    if rd: out.append(f"On real course images the detector's centre error is {px(rd['centre_err_px'])}.")
+    if rf: out.append(f"On real course sequences the forecaster's MSE is {px2(rf['mse_px2'])}.")
     return ' '.join(out)
 
 # %% ../nbs/10b_labtext.ipynb #0f87a351
-GLANCE_START, GLANCE_END = '<!-- results-at-a-glance: generated from the report, do not edit -->', '<!-- end of results -->'
+GLANCE_START = '<!-- results-at-a-glance: generated from the report, do not edit -->'
+GLANCE_END = '<!-- end of results -->'
 
 def replace_block(text:str, block:str) -> str:
-    "`text` with what lies between the glance markers replaced by `block` (unchanged when the markers are absent)."
+    "`text` with what lies between the glance markers replaced by `block` (unchanged without markers)."
     i, j = text.find(GLANCE_START), text.find(GLANCE_END)
     if i < 0 or j < i: return text
     return text[:i + len(GLANCE_START)] + '\n' + block.strip() + '\n' + text[j:]

@@ -18,7 +18,7 @@ __all__ = ['LOSSES', 'LOSS_NOTES', 'EARLIER', 'PX2_PER_NMSE', 'fastai_detector_m
 
 # %% ../nbs/10c_methods.ipynb #0514e6cc
 def fastai_detector_model(task:str='boxes', width:int=32, n_blocks:int=1) -> nn.Module:
-    "The fastai detector of `task` (colours or boxes) on the small body, as `fastai_detection_learner` builds it."
+    "The fastai detector of `task` (colours or boxes) on the small body, as `fastai_detection_learner` does."
     from fastai.vision.all import num_features_model, create_head
     from balldetect.fastai_detector import small_body, SoftArgmaxHead
     body = small_body(width, n_blocks)
@@ -33,7 +33,8 @@ def run_model(task:str, # detect or forecast
               width:int=32, n_blocks:int=1) -> nn.Module: # fastai detectors: the small body's size
     "The untrained model of a run."
     kw = dict(arch_kwargs or {})
-    if arch.startswith('fastai_') and task == 'detect': return fastai_detector_model(fastai_task, width, n_blocks)
+    if arch.startswith('fastai_') and task == 'detect':
+        return fastai_detector_model(fastai_task, width, n_blocks)
     if arch.startswith('fastai_'):
         from balldetect.fastai_forecaster import FASTAI_FORECASTERS
         return FASTAI_FORECASTERS[arch.removeprefix('fastai_')](**kw)
@@ -55,17 +56,22 @@ def example_inputs(task:str, n:int=2) -> tuple:
 
 # %% ../nbs/10c_methods.ipynb #ef34f3a0
 LOSSES = {
-    'ref': r'\mathcal{L} = 0.1\,\mathrm{BCE}(z, p) + \frac{\sum_c p_c \,\lVert \hat b_c - b_c / s \rVert_2^2}{4 \sum_c p_c}',
-    'heatmap': (r'\mathcal{L} = \mathcal{L}_{\mathrm{focal}}(\hat Y, Y) + \mathrm{BCE}\big(\max_{xy} \hat Y_c, p_c\big)'
+    'ref': (r'\mathcal{L} = 0.1\,\mathrm{BCE}(z, p)'
+            r' + \frac{\sum_c p_c \,\lVert \hat b_c - b_c / s \rVert_2^2}{4 \sum_c p_c}'),
+    'heatmap': (r'\mathcal{L} = \mathcal{L}_{\mathrm{focal}}(\hat Y, Y)'
+                r' + \mathrm{BCE}\big(\max_{xy} \hat Y_c, p_c\big)'
                 r' + \frac{\sum_c p_c \,\lVert \hat e_c - e_c \rVert_1}{\sum_c p_c}'),
-    'fastai_boxes': r'\mathcal{L} = \mathrm{BCE}(z, p) + 20\, \frac{1}{4 n_p} \sum_{c:\,p_c = 1} \lVert \hat u_c - u_c \rVert_1',
+    'fastai_boxes': (r'\mathcal{L} = \mathrm{BCE}(z, p)'
+                     r' + 20\, \frac{1}{4 n_p} \sum_{c:\,p_c = 1} \lVert \hat u_c - u_c \rVert_1'),
     'fastai_colours': r'\mathcal{L} = \mathrm{BCE}(z, p)',
     'mlp': r'\mathcal{L} = \frac{1}{12} \sum_{k=1}^{3} \lVert \hat b_k - b_k / s \rVert_2^2',
-    'physics': r'\mathcal{L} = \frac{1}{12} \sum_{k=1}^{3} \lVert \hat b_k - b_k \rVert_2^2 \quad (\mathrm{px}^2)',
+    'physics': (r'\mathcal{L} = \frac{1}{12} \sum_{k=1}^{3} \lVert \hat b_k - b_k \rVert_2^2'
+                r' \quad (\mathrm{px}^2)'),
 }
 LOSS_NOTES = {
     'ref': 'the box MSE counts present balls only, in units of $s$ = (89, 88, 99, 99) px',
-    'heatmap': ('$Y$ are Gaussian centre heatmaps (σ = 2 px) on the 25 × 25 grid, the focal loss is CenterNet\'s '
+    'heatmap': ('$Y$ are Gaussian centre heatmaps (σ = 2 px) on the 25 × 25 grid, '
+                'the focal loss is CenterNet\'s '
                 '(α = 2, β = 4), and $e_c$ are the 4 box edges measured from the centre cell, in grid units'),
     'fastai_boxes': '$u_c$ are the box corners in [-1, 1] units and $n_p$ the number of present balls',
     'fastai_colours': 'task 1.1 only: no boxes',
@@ -91,7 +97,8 @@ def describe_schedule(sched) -> str:
     name = sched.get('name')
     if name == 'none': return 'constant'
     if name == 'step': return f"step: × {sched.get('gamma')} every {sched.get('step_size')} epochs"
-    if name == 'onecycle': return f"one cycle (warm-up {fmt(sched.get('pct_start', 0.25) * 100)} % of the steps)"
+    if name == 'onecycle':
+        return f"one cycle (warm-up {fmt(sched.get('pct_start', 0.25) * 100)} % of the steps)"
     return str(name)
 
 # %% ../nbs/10c_methods.ipynb #15a656b0
@@ -101,13 +108,15 @@ def protocol(m:dict, cfg:dict|None=None) -> dict:
     budget = cfg.get('time_budget_s')
     stop = m.get('stop_reason') or ('time box' if m.get('time_budget_hit') else 'planned epochs done')
     patience = cfg.get('patience')
+    optimiser = f"{cfg.get('opt', DASH)}, weight decay {fmt(cfg.get('wd'))}"
+    early = f"patience {patience} on {cfg.get('monitor', 'valid_loss')}" if patience and not fastai else 'no'
     return {'framework': 'fastai' if fastai else 'balldetect learner',
-            'optimiser': 'Adam (fastai)' if fastai else f"{cfg.get('opt', DASH)}, weight decay {fmt(cfg.get('wd'))}",
+            'optimiser': 'Adam (fastai)' if fastai else optimiser,
             'learning rate': f"{fmt(m.get('lr'))} (lr_find)" if fastai else fmt(cfg.get('lr')),
             'schedule': 'one cycle (fit_one_cycle)' if fastai else describe_schedule(cfg.get('sched')),
             'batch size': fmt(cfg.get('bs')),
             'epochs run / planned': f"{fmt(m.get('epochs_run'))} / {fmt(cfg.get('epochs', m.get('epochs')))}",
-            'early stopping': f"patience {patience} on {cfg.get('monitor', 'valid_loss')}" if patience and not fastai else 'no',
+            'early stopping': early,
             'time box': f'{fmt(budget)} s' if budget else 'none',
             'stopped by': stop,
             'training time': f"{fmt(m.get('train_time_s'))} s",
@@ -116,11 +125,14 @@ def protocol(m:dict, cfg:dict|None=None) -> dict:
 
 # %% ../nbs/10c_methods.ipynb #712588e2
 EARLIER = {
-    'detect': dict(bs=16, opt='adam', lr=6.537e-4, wd=6.84e-6, sched=dict(name='step', step_size=40, gamma=0.3),
-                   extras='BatchNorm after every conv (momentum 0.0736), ReLU, dropout 0, 0.1 · BCE + box MSE',
+    'detect': dict(bs=16, opt='adam', lr=6.537e-4, wd=6.84e-6,
+                   sched=dict(name='step', step_size=40, gamma=0.3),
+                   extras='BatchNorm after every conv (momentum 0.0736), ReLU, dropout 0, '
+                          '0.1 · BCE + box MSE',
                    epochs=400, patience=30, valid_loss=0.0048, best_epoch=339,
                    search='2 × 100-trial TPE search on 2 GPUs'),
-    'forecast': dict(bs=16, opt='adam', lr=9.89e-5, wd=2.02e-4, sched=dict(name='step', step_size=30, gamma=0.3),
+    'forecast': dict(bs=16, opt='adam', lr=9.89e-5, wd=2.02e-4,
+                     sched=dict(name='step', step_size=30, gamma=0.3),
                      extras='Tanh, dropout 0.45, widths 512-256-128-128', epochs=400, patience=30,
                      valid_nmse=0.000357, best_epoch=270),
 }
