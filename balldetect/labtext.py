@@ -181,8 +181,7 @@ def glance_markdown(numbers:dict) -> str:
         out.append(f"The physics forecaster predicts step 20 with an MSE of {px2(f['mse_px2']['model'])} "
                    f"against {px2(f['mse_px2']['baseline'])} for the strongest physics baseline, "
                    f"{f['mse_px2']['baseline_name']}.")
-    rd = (numbers.get('real_detect') or {}).get('detector_heatmap')
-    rf = (numbers.get('real_forecast') or {}).get('forecaster_physics')
+    rd, rf = numbers.get('real_detect'), numbers.get('real_forecast')   # our models' real-data scores
     if rd: out.append(f"On real course images the detector's centre error is {px(rd['centre_err_px'])}.")
     if rf: out.append(f"On real course sequences the forecaster's MSE is {px2(rf['mse_px2'])}.")
     return ' '.join(out)
