@@ -59,11 +59,12 @@ METRIC_UNITS = dict(centre_err_px=' px', mse_px2=' px²', fde_px=' px', ade_px='
 def metric_name(key:str) -> str: return METRIC_NAMES.get(key, key.replace('_', ' '))
 def with_unit(key:str, v) -> str: return fmt(v) + METRIC_UNITS.get(key, '')
 
+# %% ../nbs/10b_labtext.ipynb #a0ed220d
 def is_better(key:str, a:float, b:float) -> bool:
     "Whether `a` is better than `b` on metric `key`."
     return a < b if key in LOWER_IS_BETTER else a > b
 
-# %% ../nbs/10b_labtext.ipynb #79e02c7c
+# %% ../nbs/10b_labtext.ipynb #8654c932
 def difference(key:str, a:float, b:float) -> str:
     "How `a` differs from `b` on `key`, in words."
     if key not in LOWER_IS_BETTER:
@@ -73,7 +74,7 @@ def difference(key:str, a:float, b:float) -> str:
     if r < 1: return f'{(1 - r) * 100:.3g} % lower'
     return f'{r:.3g} times as large' if r >= 2 else f'{(r - 1) * 100:.3g} % higher'
 
-# %% ../nbs/10b_labtext.ipynb #5ea16df9
+# %% ../nbs/10b_labtext.ipynb #af329f39
 def strongest(scores:dict, key:str) -> tuple|None:
     "`(name, value)` of the best entry of `scores` ({name: {metric: value}}) on `key`; None when none has it."
     number = lambda v: isinstance(v, (int, float)) and math.isfinite(v)
@@ -82,7 +83,7 @@ def strongest(scores:dict, key:str) -> tuple|None:
     best = (min if key in LOWER_IS_BETTER else max)(vals, key=vals.get)
     return best, vals[best]
 
-# %% ../nbs/10b_labtext.ipynb #6719dd78
+# %% ../nbs/10b_labtext.ipynb #2558d161
 def compare(label:str, value:float, ref_label:str, ref_value:float, key:str, tol:float=0.01) -> str:
     "One sentence comparing `label`'s `value` with `ref_label`'s on metric `key`, chosen from the numbers."
     nums = f'{with_unit(key, value)} against {with_unit(key, ref_value)}'
@@ -92,7 +93,7 @@ def compare(label:str, value:float, ref_label:str, ref_value:float, key:str, tol
     if is_better(key, value, ref_value): return f'{label} beats {ref_label}, with a {diff} {name} ({nums}).'
     return f'{label} does not beat {ref_label}: its {name} is {diff} ({nums}).'
 
-# %% ../nbs/10b_labtext.ipynb #464d364d
+# %% ../nbs/10b_labtext.ipynb #05f86b53
 BASELINE_NAMES = dict(colour_threshold='the colour threshold', copy_last='copy-last',
                       const_velocity='constant velocity', const_velocity_clipped='constant velocity, clipped',
                       const_velocity_reflect='constant velocity with reflection',
@@ -101,13 +102,14 @@ BASELINE_NAMES = dict(colour_threshold='the colour threshold', copy_last='copy-l
 
 def baseline_name(key:str) -> str: return BASELINE_NAMES.get(key, key.replace('_', ' '))
 
+# %% ../nbs/10b_labtext.ipynb #8d4ce17a
 def against_strongest(label:str, test:dict, baselines:dict, key:str) -> str:
     "A sentence comparing `label`'s `test[key]` with the strongest of `baselines` on `key` ('' if missing)."
     best = strongest(baselines or {}, key)
     if best is None or not isinstance((test or {}).get(key), (int, float)): return ''
     return compare(label, test[key], f'the strongest baseline, {baseline_name(best[0])}', best[1], key)
 
-# %% ../nbs/10b_labtext.ipynb #3ce1009c
+# %% ../nbs/10b_labtext.ipynb #ebd86295
 def still_improving(history:list, key:str, last:int=3) -> bool:
     "Whether `key` improved within the last `last` epochs of `history` (a list of per-epoch dicts)."
     vals = [h[key] for h in history if isinstance(h.get(key), (int, float))]
@@ -115,6 +117,7 @@ def still_improving(history:list, key:str, last:int=3) -> bool:
     best_before = (min if key in LOWER_IS_BETTER else max)(vals[:-last])
     return any(is_better(key, v, best_before) for v in vals[-last:])
 
+# %% ../nbs/10b_labtext.ipynb #7da0a95b
 def convergence(m:dict, key:str='valid_loss') -> str:
     "A sentence on how a run ended and whether it converged, from its metrics `m`."
     run, planned, reason = m.get('epochs_run'), m.get('epochs_planned'), m.get('stop_reason') or ''
@@ -128,9 +131,10 @@ def convergence(m:dict, key:str='valid_loss') -> str:
         return f'{ran}; it was still improving at the end, so more epochs would help.'
     return f'{ran}; its validation numbers had levelled off.'
 
-# %% ../nbs/10b_labtext.ipynb #7da0a95b
+# %% ../nbs/10b_labtext.ipynb #743ac222
 SHAPELESS = (nn.ReLU, nn.SiLU, nn.Tanh, nn.GELU, nn.ELU, nn.LeakyReLU, nn.Dropout, nn.Dropout2d, nn.Identity)
 
+# %% ../nbs/10b_labtext.ipynb #1a077663
 def layer_table(model:nn.Module, *inputs) -> pd.DataFrame:
     "Leaf layers of `model` in call order with output shape (batch left out) and parameter count."
     rows, hooks = {}, []
@@ -148,7 +152,7 @@ def layer_table(model:nn.Module, *inputs) -> pd.DataFrame:
         for h in hooks: h.remove()
     return pd.DataFrame(list(rows.values()))
 
-# %% ../nbs/10b_labtext.ipynb #743ac222
+# %% ../nbs/10b_labtext.ipynb #d47ae4ff
 def layer_summary(table:pd.DataFrame) -> str:
     "One sentence on a `layer_table`: the layers with weights by kind, and the parameter count."
     kinds = table[table['params'] > 0]['kind'].value_counts()
@@ -156,9 +160,10 @@ def layer_summary(table:pd.DataFrame) -> str:
     n, out = table['params'].sum(), table['output'].iloc[-1]
     return f'{len(table)} layers ({parts} with weights), {n:,} parameters, output {out}'
 
-# %% ../nbs/10b_labtext.ipynb #16755518
+# %% ../nbs/10b_labtext.ipynb #8c7658ae
 def _pct(v) -> str: return f'{fmt(100 * v)} %'
 
+# %% ../nbs/10b_labtext.ipynb #045e5336
 def glance_markdown(numbers:dict) -> str:
     "The README's results paragraph from a report's `numbers.json` content."
     synthetic = numbers.get('source') == 'synthetic'
@@ -186,7 +191,7 @@ def glance_markdown(numbers:dict) -> str:
     if rf: out.append(f"On real course sequences the forecaster's MSE is {px2(rf['mse_px2'])}.")
     return ' '.join(out)
 
-# %% ../nbs/10b_labtext.ipynb #0f87a351
+# %% ../nbs/10b_labtext.ipynb #c54d3c64
 GLANCE_START = '<!-- results-at-a-glance: generated from the report, do not edit -->'
 GLANCE_END = '<!-- end of results -->'
 
@@ -196,6 +201,7 @@ def replace_block(text:str, block:str) -> str:
     if i < 0 or j < i: return text
     return text[:i + len(GLANCE_START)] + '\n' + block.strip() + '\n' + text[j:]
 
+# %% ../nbs/10b_labtext.ipynb #b8991a04
 def glance_block(text:str) -> str|None:
     "What lies between the glance markers of `text`, or None."
     i, j = text.find(GLANCE_START), text.find(GLANCE_END)

@@ -79,17 +79,19 @@ LOSS_NOTES = {
     'physics': 'the same MSE in px², the unit the course quotes',
 }
 
+# %% ../nbs/10c_methods.ipynb #111b6177
 def loss_key(arch:str, fastai_task:str='boxes') -> str:
     "The `LOSSES` key of a run's architecture."
     if arch == 'fastai_small': return f'fastai_{fastai_task}'
     return {'fastai_delta_mlp': 'physics', 'fastai_physics': 'physics'}.get(arch, arch)
 
+# %% ../nbs/10c_methods.ipynb #5ffe956b
 def loss_markdown(arch:str, fastai_task:str='boxes') -> str:
     "The loss of `arch` as display math with its note."
     k = loss_key(arch, fastai_task)
     return f'$$ {LOSSES[k]} $$\n\nwhere {LOSS_NOTES[k]}.'
 
-# %% ../nbs/10c_methods.ipynb #58b448f8
+# %% ../nbs/10c_methods.ipynb #15a656b0
 def describe_schedule(sched) -> str:
     "A learning-rate schedule of a config in words."
     from balldetect.learner import parse_sched
@@ -101,7 +103,7 @@ def describe_schedule(sched) -> str:
         return f"one cycle (warm-up {fmt(sched.get('pct_start', 0.25) * 100)} % of the steps)"
     return str(name)
 
-# %% ../nbs/10c_methods.ipynb #15a656b0
+# %% ../nbs/10c_methods.ipynb #4773f00e
 def protocol(m:dict, cfg:dict|None=None) -> dict:
     "The training protocol of a run as it was run, from its metrics `m` and config `cfg`: {item: text}."
     cfg, fastai = cfg or {}, m.get('framework') == 'fastai'
@@ -123,7 +125,7 @@ def protocol(m:dict, cfg:dict|None=None) -> dict:
             'seed': fmt(m.get('seed', cfg.get('seed'))),
             'device': m.get('device_name') or m.get('device') or DASH}
 
-# %% ../nbs/10c_methods.ipynb #712588e2
+# %% ../nbs/10c_methods.ipynb #abef8570
 EARLIER = {
     'detect': dict(bs=16, opt='adam', lr=6.537e-4, wd=6.84e-6,
                    sched=dict(name='step', step_size=40, gamma=0.3),
@@ -138,9 +140,10 @@ EARLIER = {
 }
 PX2_PER_NMSE = float(np.mean(np.square(BBOX_SCALE)))
 
+# %% ../nbs/10c_methods.ipynb #55ead8c0
 def nmse_to_px2(nmse:float) -> float: return nmse * PX2_PER_NMSE
 
-# %% ../nbs/10c_methods.ipynb #abef8570
+# %% ../nbs/10c_methods.ipynb #fb6e2eb4
 def earlier_config_rows(task:str, cfg:dict|None) -> dict:
     "{item: (published, as run here)} of the earlier solution's `task` configuration beside the run's `cfg`."
     pub, cfg = EARLIER[task], cfg or {}
