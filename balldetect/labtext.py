@@ -14,9 +14,9 @@ from torch import nn
 
 # %% auto #0
 __all__ = ['DASH', 'LOWER_IS_BETTER', 'METRIC_NAMES', 'METRIC_UNITS', 'BASELINE_NAMES', 'SHAPELESS', 'GLANCE_START', 'GLANCE_END',
-           'fmt', 'fmt_frame', 'Captions', 'metric_name', 'with_unit', 'is_better', 'difference', 'strongest',
-           'compare', 'baseline_name', 'against_strongest', 'still_improving', 'convergence', 'layer_table',
-           'layer_summary', 'glance_markdown', 'replace_block', 'glance_block']
+           'fmt', 'fmt_frame', 'Captions', 'metric_name', 'with_unit', 'is_better', 'clearly_better', 'difference',
+           'strongest', 'compare', 'baseline_name', 'against_strongest', 'still_improving', 'convergence',
+           'layer_table', 'layer_summary', 'glance_markdown', 'replace_block', 'glance_block']
 
 # %% ../nbs/10b_labtext.ipynb #07a5a046
 DASH = '—'
@@ -64,7 +64,12 @@ def is_better(key:str, a:float, b:float) -> bool:
     "Whether `a` is better than `b` on metric `key`."
     return a < b if key in LOWER_IS_BETTER else a > b
 
-# %% ../nbs/10b_labtext.ipynb #8654c932
+# %% ../nbs/10b_labtext.ipynb #79e02c7c
+def clearly_better(key:str, a:float, b:float, tol:float=0.01) -> bool:
+    "Whether `a` beats `b` on `key` by more than `tol` of `b` (closer counts as a match)."
+    return is_better(key, a, b) and abs(a - b) > tol * max(abs(b), 1e-12)
+
+# %% ../nbs/10b_labtext.ipynb #5ea16df9
 def difference(key:str, a:float, b:float) -> str:
     "How `a` differs from `b` on `key`, in words."
     if key not in LOWER_IS_BETTER:
@@ -74,7 +79,7 @@ def difference(key:str, a:float, b:float) -> str:
     if r < 1: return f'{(1 - r) * 100:.3g} % lower'
     return f'{r:.3g} times as large' if r >= 2 else f'{(r - 1) * 100:.3g} % higher'
 
-# %% ../nbs/10b_labtext.ipynb #af329f39
+# %% ../nbs/10b_labtext.ipynb #78466e03
 def strongest(scores:dict, key:str) -> tuple|None:
     "`(name, value)` of the best entry of `scores` ({name: {metric: value}}) on `key`; None when none has it."
     number = lambda v: isinstance(v, (int, float)) and math.isfinite(v)
@@ -83,17 +88,17 @@ def strongest(scores:dict, key:str) -> tuple|None:
     best = (min if key in LOWER_IS_BETTER else max)(vals, key=vals.get)
     return best, vals[best]
 
-# %% ../nbs/10b_labtext.ipynb #2558d161
+# %% ../nbs/10b_labtext.ipynb #464d364d
 def compare(label:str, value:float, ref_label:str, ref_value:float, key:str, tol:float=0.01) -> str:
     "One sentence comparing `label`'s `value` with `ref_label`'s on metric `key`, chosen from the numbers."
     nums = f'{with_unit(key, value)} against {with_unit(key, ref_value)}'
-    if abs(value - ref_value) <= tol * max(abs(ref_value), 1e-12):
+    if not clearly_better(key, value, ref_value, tol) and not clearly_better(key, ref_value, value, tol):
         return f'{label} matches {ref_label} on {metric_name(key)} ({nums}).'
     diff, name = difference(key, value, ref_value), metric_name(key)
     if is_better(key, value, ref_value): return f'{label} beats {ref_label}, with a {diff} {name} ({nums}).'
     return f'{label} does not beat {ref_label}: its {name} is {diff} ({nums}).'
 
-# %% ../nbs/10b_labtext.ipynb #05f86b53
+# %% ../nbs/10b_labtext.ipynb #8d4ce17a
 BASELINE_NAMES = dict(colour_threshold='the colour threshold', copy_last='copy-last',
                       const_velocity='constant velocity', const_velocity_clipped='constant velocity, clipped',
                       const_velocity_reflect='constant velocity with reflection',
@@ -102,14 +107,14 @@ BASELINE_NAMES = dict(colour_threshold='the colour threshold', copy_last='copy-l
 
 def baseline_name(key:str) -> str: return BASELINE_NAMES.get(key, key.replace('_', ' '))
 
-# %% ../nbs/10b_labtext.ipynb #8d4ce17a
+# %% ../nbs/10b_labtext.ipynb #18d16597
 def against_strongest(label:str, test:dict, baselines:dict, key:str) -> str:
     "A sentence comparing `label`'s `test[key]` with the strongest of `baselines` on `key` ('' if missing)."
     best = strongest(baselines or {}, key)
     if best is None or not isinstance((test or {}).get(key), (int, float)): return ''
     return compare(label, test[key], f'the strongest baseline, {baseline_name(best[0])}', best[1], key)
 
-# %% ../nbs/10b_labtext.ipynb #ebd86295
+# %% ../nbs/10b_labtext.ipynb #7da0a95b
 def still_improving(history:list, key:str, last:int=3) -> bool:
     "Whether `key` improved within the last `last` epochs of `history` (a list of per-epoch dicts)."
     vals = [h[key] for h in history if isinstance(h.get(key), (int, float))]
@@ -117,7 +122,7 @@ def still_improving(history:list, key:str, last:int=3) -> bool:
     best_before = (min if key in LOWER_IS_BETTER else max)(vals[:-last])
     return any(is_better(key, v, best_before) for v in vals[-last:])
 
-# %% ../nbs/10b_labtext.ipynb #7da0a95b
+# %% ../nbs/10b_labtext.ipynb #b8cc0831
 def convergence(m:dict, key:str='valid_loss') -> str:
     "A sentence on how a run ended and whether it converged, from its metrics `m`."
     run, planned, reason = m.get('epochs_run'), m.get('epochs_planned'), m.get('stop_reason') or ''
@@ -131,10 +136,10 @@ def convergence(m:dict, key:str='valid_loss') -> str:
         return f'{ran}; it was still improving at the end, so more epochs would help.'
     return f'{ran}; its validation numbers had levelled off.'
 
-# %% ../nbs/10b_labtext.ipynb #743ac222
+# %% ../nbs/10b_labtext.ipynb #1a077663
 SHAPELESS = (nn.ReLU, nn.SiLU, nn.Tanh, nn.GELU, nn.ELU, nn.LeakyReLU, nn.Dropout, nn.Dropout2d, nn.Identity)
 
-# %% ../nbs/10b_labtext.ipynb #1a077663
+# %% ../nbs/10b_labtext.ipynb #84e7042a
 def layer_table(model:nn.Module, *inputs) -> pd.DataFrame:
     "Leaf layers of `model` in call order with output shape (batch left out) and parameter count."
     rows, hooks = {}, []
@@ -152,7 +157,7 @@ def layer_table(model:nn.Module, *inputs) -> pd.DataFrame:
         for h in hooks: h.remove()
     return pd.DataFrame(list(rows.values()))
 
-# %% ../nbs/10b_labtext.ipynb #d47ae4ff
+# %% ../nbs/10b_labtext.ipynb #17f23f41
 def layer_summary(table:pd.DataFrame) -> str:
     "One sentence on a `layer_table`: the layers with weights by kind, and the parameter count."
     kinds = table[table['params'] > 0]['kind'].value_counts()
@@ -160,10 +165,10 @@ def layer_summary(table:pd.DataFrame) -> str:
     n, out = table['params'].sum(), table['output'].iloc[-1]
     return f'{len(table)} layers ({parts} with weights), {n:,} parameters, output {out}'
 
-# %% ../nbs/10b_labtext.ipynb #8c7658ae
+# %% ../nbs/10b_labtext.ipynb #045e5336
 def _pct(v) -> str: return f'{fmt(100 * v)} %'
 
-# %% ../nbs/10b_labtext.ipynb #045e5336
+# %% ../nbs/10b_labtext.ipynb #be04f1fe
 def glance_markdown(numbers:dict) -> str:
     "The README's results paragraph from a report's `numbers.json` content."
     synthetic = numbers.get('source') == 'synthetic'
@@ -191,7 +196,7 @@ def glance_markdown(numbers:dict) -> str:
     if rf: out.append(f"On real course sequences the forecaster's MSE is {px2(rf['mse_px2'])}.")
     return ' '.join(out)
 
-# %% ../nbs/10b_labtext.ipynb #c54d3c64
+# %% ../nbs/10b_labtext.ipynb #b8991a04
 GLANCE_START = '<!-- results-at-a-glance: generated from the report, do not edit -->'
 GLANCE_END = '<!-- end of results -->'
 
@@ -201,7 +206,7 @@ def replace_block(text:str, block:str) -> str:
     if i < 0 or j < i: return text
     return text[:i + len(GLANCE_START)] + '\n' + block.strip() + '\n' + text[j:]
 
-# %% ../nbs/10b_labtext.ipynb #b8991a04
+# %% ../nbs/10b_labtext.ipynb #ddd44cea
 def glance_block(text:str) -> str|None:
     "What lies between the glance markers of `text`, or None."
     i, j = text.find(GLANCE_START), text.find(GLANCE_END)
