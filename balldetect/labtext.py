@@ -112,7 +112,7 @@ def against_strongest(label:str, test:dict, baselines:dict, key:str) -> str:
     "A sentence comparing `label`'s `test[key]` with the strongest of `baselines` on `key` ('' if missing)."
     best = strongest(baselines or {}, key)
     if best is None or not isinstance((test or {}).get(key), (int, float)): return ''
-    return compare(label, test[key], f'the strongest baseline, {baseline_name(best[0])}', best[1], key)
+    return compare(label, test[key], f'the strongest baseline ({baseline_name(best[0])})', best[1], key)
 
 # %% ../nbs/10b_labtext.ipynb #7da0a95b
 def still_improving(history:list, key:str, last:int=3) -> bool:
