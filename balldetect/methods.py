@@ -38,7 +38,8 @@ def run_model(task:str, # detect or forecast
     if arch.startswith('fastai_'):
         from balldetect.fastai_forecaster import FASTAI_FORECASTERS
         return FASTAI_FORECASTERS[arch.removeprefix('fastai_')](**kw)
-    from balldetect.evaluate import build_model
+    try: from balldetect.models import build_model   # where the model registry lives since issue 10
+    except ImportError: from balldetect.evaluate import build_model
     return build_model(task, arch, kw)
 
 # %% ../nbs/10c_methods.ipynb #270a6c66
