@@ -6,45 +6,85 @@ Docs: https://balldetect.github.io/balldetect/report.html.md"""
 
 # %% ../nbs/10_report.ipynb #03a65d0f
 from __future__ import annotations
-import json, os, shutil, subprocess, sys, tempfile, time
+import json, os, sys, tempfile, time
+from collections import namedtuple
 from contextlib import contextmanager
 from pathlib import Path
-from .core import (DataError, project_root, reports_dir, datasets_dir, get_profile, save_json, sim_data_dir,
-                             folder_lock)
+from .core import (DataError, project_root, reports_dir, datasets_dir, get_profile, save_json,
+                             load_json,
+                             sim_data_dir, folder_lock)
+from .htmlpdf import export_html, print_pdf, pdf_pages
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'REAL_SAMPLES', 'MATHJAX', 'PRINT_CSS', 'real_sample_dir', 'experiments_dir',
-           'resolve_params', 'StepLog', 'report_data', 'kernel_output_to', 'run_experiment', 'export_html',
-           'find_chromium', 'print_pdf', 'pdf_pages', 'build_report', 'add_report_args', 'run_report']
+__all__ = ['Experiment', 'EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'REAL_SAMPLES', 'experiments', 'real_roots', 'real_sample_dir',
+           'experiments_dir', 'project_path', 'resolve_params', 'StepLog', 'report_data', 'kernel_output_to',
+           'run_experiment', 'collect_runs', 'runs_data_dir', 'build_report', 'run_one', 'render_report',
+           'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
+Experiment = namedtuple('Experiment', 'name template params task role label')
+
 EXPERIMENTS = [
-    ('detector_heatmap',   'train_detector.ipynb',    dict(arch='heatmap')),
-    ('detector_ref',       'train_detector.ipynb',    dict(arch='ref')),
-    ('fastai_detector',    'fastai_detector.ipynb',   {}),
-    ('fastai_detector_colours', 'fastai_detector.ipynb', dict(task='colours')),
-    ('forecaster_physics', 'train_forecaster.ipynb',  dict(arch='physics')),
-    ('forecaster_mlp',     'train_forecaster.ipynb',  dict(arch='mlp')),
-    ('fastai_forecaster',  'fastai_forecaster.ipynb', {}),
-    ('fastai_forecaster_physics', 'fastai_forecaster.ipynb', dict(arch='physics')),
-    ('hp_search',          'hp_summary.ipynb',        dict(task='forecast', max_evals='{hp_evals}', search_dir='{out_dir}/search')),
+    Experiment('detector_heatmap', 'train_detector.ipynb', dict(arch='heatmap'), 'detect', 'ours',
+               'heatmap detector (ours)'),
+    Experiment('detector_ref', 'train_detector.ipynb', dict(arch='ref'), 'detect', 'earlier',
+               "earlier solution's CNN"),
+    Experiment('fastai_detector', 'fastai_detector.ipynb', {}, 'detect', 'fastai', 'fastai detector'),
+    Experiment('fastai_detector_colours', 'fastai_detector.ipynb', dict(task='colours'), 'detect', 'fastai',
+               'fastai colour classifier (task 1.1)'),
+    Experiment('forecaster_physics', 'train_forecaster.ipynb', dict(arch='physics'), 'forecast', 'ours',
+               'physics forecaster (ours)'),
+    Experiment('forecaster_mlp', 'train_forecaster.ipynb', dict(arch='mlp'), 'forecast', 'earlier',
+               "earlier solution's MLP"),
+    Experiment('fastai_forecaster', 'fastai_forecaster.ipynb', {}, 'forecast', 'fastai', 'fastai DeltaMLP'),
+    Experiment('fastai_forecaster_physics', 'fastai_forecaster.ipynb', dict(arch='physics'), 'forecast',
+               'fastai',
+               'physics forecaster in fastai'),
+    Experiment('hp_search', 'hp_summary.ipynb', dict(task='forecast', max_evals='{hp_evals}',
+               search_dir='{out_dir}/search'), 'forecast', 'search', 'forecaster search'),
+    Experiment('hp_search_detect', 'hp_summary.ipynb', dict(task='detect', max_evals='{hp_evals}',
+               search_dir='{out_dir}/search'), 'detect', 'search', 'detector search'),
 ]
 
 # the default report must fit 30 minutes on 2 CPU cores: these runs get a time box there
-DEFAULT_PROFILE_LIMITS = {'detector_heatmap': dict(time_budget_s=420), 'detector_ref': dict(time_budget_s=180),
-                          'forecaster_physics': dict(time_budget_s=240), 'forecaster_mlp': dict(time_budget_s=90),
-                          'fastai_detector_colours': dict(time_budget_s=90), 'hp_search': dict(max_evals=4)}
+DEFAULT_PROFILE_LIMITS = {'detector_heatmap': dict(time_budget_s=420),
+                          'detector_ref': dict(time_budget_s=180),
+                          'forecaster_physics': dict(time_budget_s=240),
+                          'forecaster_mlp': dict(time_budget_s=90),
+                          'fastai_detector_colours': dict(time_budget_s=90), 'hp_search': dict(max_evals=4),
+                          'hp_search_detect': dict(max_evals=3)}
 
-# trained models are also scored on the real course samples when a checkout sits beside ../shared/reference
-REAL_SAMPLES = {'train_detector.ipynb': 'mini_balls_sample', 'train_forecaster.ipynb': 'mini_balls_seq_sample'}
+# %% ../nbs/10_report.ipynb #a7c3e911
+def experiments(task:str|None=None, role:str|None=None) -> list:
+    "The experiments of `task` and `role` (None: any), in report order."
+    return [e for e in EXPERIMENTS if task in (None, e.task) and role in (None, e.role)]
 
-def real_sample_dir(template:str) -> Path|None:
-    "The real sample beside the checkout that runs of experiment `template` are also scored on, if present (never needed)."
-    if template not in REAL_SAMPLES: return None
-    p = project_root().parent/'shared'/'reference'/REAL_SAMPLES[template]
-    return p if p.is_dir() else None
+# %% ../nbs/10_report.ipynb #a7c3e914
+# the sub-folder of real data each template's runs are also scored on: a sample, or the full course layout
+REAL_SAMPLES = {'train_detector.ipynb': ('mini_balls_sample', 'mini_balls'),
+                'train_forecaster.ipynb': ('mini_balls_seq_sample', 'mini_balls_seq')}
 
-def experiments_dir() -> Path: "The papermill templates."; return project_root()/'nbs'/'experiments'
+def real_roots(real_dir=None) -> list:
+    "Folders that may hold real course data, most specific first."
+    roots = [Path(real_dir)] if real_dir else []
+    return roots + [datasets_dir()/'course', project_root().parent/'shared'/'reference']
+
+def real_sample_dir(template:str, real_dir=None) -> Path|None:
+    "The real data that runs of `template` are also scored on, if any is at hand (never needed)."
+    for root in real_roots(real_dir):
+        for sub in REAL_SAMPLES.get(template, ()):
+            if not (root/sub).is_dir() or not any((root/sub).iterdir()): continue
+            return root/sub if sub.endswith('_sample') else root   # a sample folder, or a course-layout root
+    return None
+
+# %% ../nbs/10_report.ipynb #a7c3e916
+def experiments_dir() -> Path:
+    "The papermill templates."
+    return project_root()/'nbs'/'experiments'
+
+def project_path(p) -> Path:
+    "`p` as given when absolute, else taken from the project root (how every template resolves its paths)."
+    return Path(p) if Path(p).is_absolute() else project_root()/p
 
 # %% ../nbs/10_report.ipynb #b1d2ea16
 def resolve_params(params:dict, run_dir, profile:str) -> dict:
@@ -56,9 +96,11 @@ def resolve_params(params:dict, run_dir, profile:str) -> dict:
 # %% ../nbs/10_report.ipynb #529a49aa
 class StepLog:
     "Print one line per step with the elapsed time; keep the durations."
-    def __init__(self, quiet=False): self.t0, self.steps, self.quiet = time.time(), [], quiet
+    def __init__(self, quiet=False):
+        self.t0, self.steps, self.quiet = time.time(), [], quiet
     def __call__(self, msg, **info):
-        el = time.time() - self.t0; self.steps.append(dict(msg=msg, elapsed_s=round(el, 1), **info))
+        el = time.time() - self.t0
+        self.steps.append(dict(msg=msg, elapsed_s=round(el, 1), **info))
         if not self.quiet: print(f'[{el:7.1f}s] {msg}', flush=True)
 
 # %% ../nbs/10_report.ipynb #e2c04f84
@@ -81,83 +123,66 @@ def report_data(data_dir=None, profile:str='default', log=print) -> Path:
 @contextmanager
 def kernel_output_to(path):
     "Send this process's stdout/stderr file descriptors (inherited by kernels it starts) to `path`."
-    sys.stdout.flush(); sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]; f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try: os.dup2(f, 1); os.dup2(f, 2); yield Path(path)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(f, 1)
+        os.dup2(f, 2)
+        yield Path(path)
     finally:
-        sys.stdout.flush(); sys.stderr.flush()
-        for fd, s in zip((1, 2), saved): os.dup2(s, fd); os.close(s)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, s in zip((1, 2), saved):
+            os.dup2(s, fd)
+            os.close(s)
         os.close(f)
 
 # %% ../nbs/10_report.ipynb #6e8bee61
 def run_experiment(name:str, nb:str, params:dict, out:Path) -> dict:
     "Run template `nb` with `params` into `out/name/`; return its status, duration and error."
     import papermill as pm
-    run_dir = Path(out)/name; run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(out)/name
+    run_dir.mkdir(parents=True, exist_ok=True)
     t0, status, err = time.time(), 'ok', None
     try:
         with kernel_output_to(run_dir/'kernel.log'):
-            pm.execute_notebook(str(experiments_dir()/nb), str(run_dir/nb), parameters=dict(params, out_dir=str(run_dir)),
-                                kernel_name='python3', cwd=str(project_root()), progress_bar=False, log_output=False)
+            pm.execute_notebook(str(experiments_dir()/nb), str(run_dir/nb),
+                                parameters=dict(params, out_dir=str(run_dir)),
+                                kernel_name='python3', cwd=str(project_root()), progress_bar=False,
+                                log_output=False)
     except Exception as e:  # the notebook's own error, kept in the executed notebook
-        status, err = 'failed', f'{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ""}'
+        last = str(e).strip().splitlines()[-1] if str(e).strip() else ''
+        status, err = 'failed', f'{type(e).__name__}: {last}'
     res = dict(name=name, notebook=nb, status=status, error=err, duration_s=round(time.time() - t0, 1))
     save_json(res, run_dir/'status.json')
     return res
 
-# %% ../nbs/10_report.ipynb #adfdbece
-MATHJAX = Path('/usr/share/javascript/mathjax/MathJax.js')
-# wide result tables must fit the printed page: smaller type, no horizontal scrolling, figures kept whole
-PRINT_CSS = """<style>
-.jp-RenderedHTMLCommon table { font-size: 10px; table-layout: auto; }
-.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 2px 4px; }
-.jp-OutputArea-output { overflow-x: visible !important; }
-@media print { .jp-RenderedHTMLCommon table { font-size: 8px; } img { max-width: 100% !important; page-break-inside: avoid; }
-               .jp-OutputArea-output pre { white-space: pre-wrap; } }
-</style>
-"""
+# %% ../nbs/10_report.ipynb #b7c3e918
+def collect_runs(runs_dir) -> list:
+    "The status of each experiment folder in `runs_dir`, in `EXPERIMENTS` order; absent folders left out."
+    out = []
+    for e in EXPERIMENTS:
+        d = Path(runs_dir)/e.name
+        if (d/'status.json').exists(): out.append(load_json(d/'status.json'))
+        elif (d/'metrics.json').exists():
+            m = load_json(d/'metrics.json')
+            out.append(dict(name=e.name, notebook=e.template, status=m.get('status', 'ok'),
+                            error=m.get('error'),
+                            duration_s=m.get('train_time_s')))
+    names = ', '.join(e.name for e in EXPERIMENTS)
+    if not out: raise DataError(runs_dir, f'no run folders inside; expected some of {names}')
+    return out
 
-def export_html(nb_path, html_path) -> Path:
-    "Convert an executed notebook to HTML with code hidden, images embedded and local MathJax."
-    from nbconvert import HTMLExporter
-    ex = HTMLExporter(template_name='lab', exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    if MATHJAX.exists(): ex.mathjax_url = f'file://{MATHJAX}?config=TeX-AMS_CHTML-full,Safe'
-    for url in ('require_js_url', 'mermaid_js_url', 'mermaid_layout_elk_js_url'):  # CDN scripts we never need offline
-        if ex.has_trait(url): setattr(ex, url, '')
-    body, _ = ex.from_filename(str(nb_path))
-    body = body.replace('</head>', PRINT_CSS + '</head>', 1)
-    html_path = Path(html_path)
-    with tempfile.NamedTemporaryFile('w', dir=html_path.parent, suffix='.tmp', delete=False) as f: f.write(body)
-    os.chmod(f.name, 0o644); os.replace(f.name, html_path)  # a temp file is created 0600
-    return html_path
-
-# %% ../nbs/10_report.ipynb #02abdc67
-def find_chromium() -> str|None:
-    "Path of a Chromium/Chrome binary, or None."
-    for c in ('chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'):
-        if p := shutil.which(c): return p
-
-def print_pdf(html_path, pdf_path, timeout:int=120) -> Path:
-    "Print `html_path` to `pdf_path` with headless Chromium (offline)."
-    chrome = find_chromium()
-    if chrome is None: raise RuntimeError('PDF needs Chromium: run `make setup` as root or `apt-get install chromium`')
-    pdf_path = Path(pdf_path); tmp = pdf_path.with_name(f'.{pdf_path.name}.tmp')
-    with tempfile.TemporaryDirectory() as prof:
-        cmd = [chrome, '--headless', '--no-sandbox', '--disable-gpu', '--no-pdf-header-footer',
-               '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-               '--allow-file-access-from-files', '--virtual-time-budget=20000', f'--user-data-dir={prof}',
-               f'--print-to-pdf={tmp}', Path(html_path).resolve().as_uri()]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if r.returncode or not tmp.exists() or tmp.stat().st_size == 0:
-        tmp.unlink(missing_ok=True); raise RuntimeError(f'Chromium could not print {html_path}: {r.stderr[-500:]}')
-    os.replace(tmp, pdf_path)
-    return pdf_path
-
-# %% ../nbs/10_report.ipynb #da833d38
-def pdf_pages(pdf_path) -> int:
-    "Number of pages of a PDF (counts page objects; enough for our Chromium PDFs)."
-    import re
-    return len(re.findall(rb'/Type\s*/Page[^s]', Path(pdf_path).read_bytes()))
+# %% ../nbs/10_report.ipynb #b7c3e91a
+def runs_data_dir(runs_dir, data_dir=None, profile:str='smoke', log=print) -> Path:
+    "The data of runs made elsewhere: `data_dir`, else the folder they recorded if it is here, else ours."
+    if data_dir is not None: return report_data(data_dir, profile, log)
+    for m in Path(runs_dir).glob('*/metrics.json'):
+        d = load_json(m).get('data_dir')
+        if d and (Path(d)/'mini_balls').is_dir() and (Path(d)/'mini_balls_seq').is_dir(): return Path(d)
+    return report_data(None, profile, log)
 
 # %% ../nbs/10_report.ipynb #97b235ed
 def build_report(profile:str='default', # run profile for every experiment: smoke, default or full
@@ -166,45 +191,82 @@ def build_report(profile:str='default', # run profile for every experiment: smok
                  device:str='auto', # device for the training runs
                  only:list|None=None, # names of the experiments to run (default: all)
                  quiet:bool=False, # no progress lines
+                 runs_from=None, # run folders made elsewhere: no training, the report is assembled from them
+                 real_dir=None, # real course data to also score the trained models on
                 ) -> dict:
-    "Run the experiments, execute the report notebook, export HTML and PDF; return paths and statuses."
-    import papermill as pm
+    "Run the experiments (or take `runs_from`), execute the report notebook, export HTML and PDF."
     get_profile(profile)
-    log = StepLog(quiet); out = Path(out or reports_dir()); runs = out/'runs'; runs.mkdir(parents=True, exist_ok=True)
-    data_dir = report_data(data_dir, profile, log); log(f'data: {data_dir}')
-    todo = [e for e in EXPERIMENTS if only is None or e[0] in only]
-    statuses = []
-    for name, nb, params in todo:
-        limits = DEFAULT_PROFILE_LIMITS.get(name, {}) if profile == 'default' else {}
-        if real := real_sample_dir(nb): limits['real_dir'] = str(real)
-        p = resolve_params(dict(params, profile=profile, data_dir=str(data_dir), device=device, **limits), runs/name, profile)
-        res = run_experiment(name, nb, p, runs)
-        statuses.append(res); log(f'{name}: {res["status"]} in {res["duration_s"]:.0f}s' + (f' ({res["error"]})' if res['error'] else ''))
-    nb_out = out/'report.ipynb'
-    pm.execute_notebook(str(experiments_dir()/'report.ipynb'), str(nb_out), kernel_name='python3', cwd=str(project_root()),
-                        parameters=dict(runs_dir=str(runs.resolve()), data_dir=str(Path(data_dir).resolve()), profile=profile),
-                        progress_bar=False)
-    log('report notebook executed')
-    html = export_html(nb_out, out/'report.html'); log(f'HTML: {html}')
-    pdf = print_pdf(html, out/'report.pdf'); log(f'PDF: {pdf} ({pdf_pages(pdf)} pages)')
-    res = dict(html=str(html), pdf=str(pdf), runs=statuses, steps=log.steps, profile=profile, data_dir=str(data_dir))
+    log = StepLog(quiet)
+    out = Path(out or reports_dir())
+    runs = Path(runs_from) if runs_from else out/'runs'
+    out.mkdir(parents=True, exist_ok=True)
+    if runs_from:
+        statuses = collect_runs(runs)
+        data_dir = runs_data_dir(runs, data_dir, profile, log)
+        log(f'runs: {len(statuses)} run folders from {runs}')
+    else:
+        runs.mkdir(parents=True, exist_ok=True)
+        data_dir = report_data(data_dir, profile, log)
+        log(f'data: {data_dir}')
+        statuses = [run_one(e, profile, data_dir, device, runs, real_dir, log) for e in EXPERIMENTS
+                    if only is None or e.name in only]
+    html, pdf = render_report(out, runs, data_dir, profile, log)
+    res = dict(html=str(html), pdf=str(pdf), runs=statuses, steps=log.steps, profile=profile,
+               data_dir=str(data_dir),
+               runs_from=str(runs_from) if runs_from else None)
     save_json(res, out/'report_build.json')
     return res
+
+# %% ../nbs/10_report.ipynb #b7c3e91b
+def run_one(e:Experiment, profile:str, data_dir, device:str, runs:Path, real_dir=None, log=print) -> dict:
+    "Run experiment `e` of the report into `runs/<name>`; log and return its status."
+    limits = dict(DEFAULT_PROFILE_LIMITS.get(e.name, {})) if profile == 'default' else {}
+    if real := real_sample_dir(e.template, real_dir): limits['real_dir'] = str(real)
+    params = dict(e.params, profile=profile, data_dir=str(data_dir), device=device, **limits)
+    res = run_experiment(e.name, e.template, resolve_params(params, runs/e.name, profile), runs)
+    why = f' ({res["error"]})' if res['error'] else ''
+    log(f'{e.name}: {res["status"]} in {res["duration_s"]:.0f}s{why}')
+    return res
+
+# %% ../nbs/10_report.ipynb #b7c3e91c
+def render_report(out:Path, runs:Path, data_dir, profile:str, log=print) -> tuple:
+    "Execute the report notebook on `runs`, export its HTML and print its PDF: `(html, pdf)`."
+    import papermill as pm
+    nb_out = out/'report.ipynb'
+    pm.execute_notebook(str(experiments_dir()/'report.ipynb'), str(nb_out), kernel_name='python3',
+                        cwd=str(project_root()),
+                        parameters=dict(runs_dir=str(runs.resolve()), data_dir=str(Path(data_dir).resolve()),
+                                        profile=profile, out_dir=str(out.resolve())),
+                        progress_bar=False)
+    log('report notebook executed')
+    html = export_html(nb_out, out/'report.html')
+    log(f'HTML: {html}')
+    pdf = print_pdf(html, out/'report.pdf')
+    log(f'PDF: {pdf} ({pdf_pages(pdf)} pages)')
+    return html, pdf
 
 # %% ../nbs/10_report.ipynb #d91f1c3a
 def add_report_args(p):
     "Options of `balldetect report`."
-    p.add_argument('--profile', default='default', choices=['smoke', 'default', 'full'], help='size of every run')
-    p.add_argument('--data-dir', default=None, help='course-layout data (default: synthetic set, generated if absent)')
+    p.add_argument('--profile', default='default', choices=['smoke', 'default', 'full'],
+                   help='size of every run')
+    p.add_argument('--data-dir', default=None,
+                   help='course-layout data (default: synthetic set, generated if absent)')
     p.add_argument('--out', default=None, help='output folder (default: reports/)')
     p.add_argument('--device', default='auto', help='auto, cpu or cuda')
-    p.add_argument('--only', nargs='*', default=None, help='run only these experiments: ' + ', '.join(n for n, *_ in EXPERIMENTS))
+    p.add_argument('--only', nargs='*', default=None,
+                   help='run only these experiments: ' + ', '.join(e.name for e in EXPERIMENTS))
+    p.add_argument('--runs', default=None,
+                   help='assemble the report from these run folders (made elsewhere), no training')
+    p.add_argument('--real-dir', default=None, help='real course data to also score the trained models on')
 
 def run_report(args) -> int:
     "Build the report; exit code 1 when any experiment failed (the report is still written)."
     import papermill, nbconvert  # the report extra: a missing one is said before any folder is made
+    if args.runs and not Path(args.runs).is_dir(): raise DataError(args.runs, 'no such run folder')
     with folder_lock(args.out or reports_dir(), 'report'):  # a second report into the same folder is refused
-        res = build_report(args.profile, args.data_dir, args.out, args.device, args.only)
+        res = build_report(args.profile, args.data_dir, args.out, args.device, args.only, runs_from=args.runs,
+                           real_dir=getattr(args, 'real_dir', None))
     failed = [r['name'] for r in res['runs'] if r['status'] != 'ok']
     print(f"report: {res['html']}\nreport: {res['pdf']}")
     if failed: print(f"failed runs (marked in the report): {', '.join(failed)}")

@@ -26,11 +26,14 @@ def to_pil(img) -> Image.Image:
 # %% ../nbs/02c_viz.ipynb #44292b16
 def _rows(boxes, presence=None, colours=None, thr:float=0.5) -> list:
     "(colour index, box) pairs to draw."
-    b = np.asarray(boxes.detach().cpu() if isinstance(boxes, torch.Tensor) else boxes, dtype=np.float32).reshape(-1, 4)
-    if colours is not None: cs = np.asarray(colours.cpu() if isinstance(colours, torch.Tensor) else colours).reshape(-1)
+    boxes = boxes.detach().cpu() if isinstance(boxes, torch.Tensor) else boxes
+    b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    if colours is not None:
+        cs = np.asarray(colours.cpu() if isinstance(colours, torch.Tensor) else colours).reshape(-1)
     else: cs = np.arange(len(b))
     if presence is not None:
-        p = np.asarray(presence.detach().cpu() if isinstance(presence, torch.Tensor) else presence).reshape(-1)
+        presence = presence.detach().cpu() if isinstance(presence, torch.Tensor) else presence
+        p = np.asarray(presence).reshape(-1)
         keep = p > thr if colours is None else np.ones(len(b), bool)
     else: keep = (b != 0).any(1)
     return [(int(c), bb) for c, bb, k in zip(cs, b, keep) if k]
@@ -43,7 +46,8 @@ def _dashed_rect(draw, xy, fill, width:int, dash:int=6):
         n = max(1, int(np.hypot(b[0] - a[0], b[1] - a[1]) // dash))
         for k in range(0, n, 2):
             s, e = k / n, min(k + 1, n) / n
-            draw.line([(a[0] + (b[0] - a[0]) * s, a[1] + (b[1] - a[1]) * s), (a[0] + (b[0] - a[0]) * e, a[1] + (b[1] - a[1]) * e)],
+            at = lambda f: (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
+            draw.line([at(s), at(e)],
                       fill=fill, width=width)
 
 # %% ../nbs/02c_viz.ipynb #ee05185c
@@ -54,14 +58,19 @@ def draw_boxes(img, boxes=None, presence=None, *,
                thr:float=0.5, labels:bool=True, # write the colour names
                scale:int=3, width:int=2) -> Image.Image:
     "`img` enlarged `scale` times with each box in its ball's colour (true: solid, predicted: dashed)."
-    im = to_pil(img); im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+    im = to_pil(img)
+    im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
     draw, font = ImageDraw.Draw(im), ImageFont.load_default(size=max(9, 5 * scale))
     for rows, dashed in ((_rows(boxes, presence, colours, thr) if boxes is not None else [], False),
-                         (_rows(pred_boxes, pred_probs, colours, thr) if pred_boxes is not None else [], True)):
+                         (_rows(pred_boxes, pred_probs, colours, thr) if pred_boxes is not None else [],
+                          True)):
         for c, b in rows:
             xy, rgb = [float(v) * scale for v in b], COLOUR_RGB[COLOURS[c]]
             if dashed: _dashed_rect(draw, xy, rgb, width)
-            else: draw.rectangle([xy[0] - 1, xy[1] - 1, xy[2] + 1, xy[3] + 1], outline=(0, 0, 0), width=width + 2); draw.rectangle(xy, outline=rgb, width=width)
+            else:
+                halo = [xy[0] - 1, xy[1] - 1, xy[2] + 1, xy[3] + 1]
+                draw.rectangle(halo, outline=(0, 0, 0), width=width + 2)
+                draw.rectangle(xy, outline=rgb, width=width)
             if labels and not dashed:
                 y = xy[1] - font.size - 3 if xy[1] > font.size + 3 else xy[3] + 2
                 draw.text((xy[0], y), COLOURS[c], fill=rgb, font=font, stroke_width=1, stroke_fill=(0, 0, 0))
@@ -81,19 +90,23 @@ def draw_sequence(seq, # (T, 3, 4) boxes of the 3 present balls, px
                     pred_boxes=pred, pred_probs=None if pred is None else np.ones(len(cs)))
     draw = ImageDraw.Draw(im)
     for k, c in enumerate(cs):
-        ctr = (seq[:, k, :2] + seq[:, k, 2:]) / 2 * scale; rgb = COLOUR_RGB[COLOURS[c]]
+        ctr = (seq[:, k, :2] + seq[:, k, 2:]) / 2 * scale
+        rgb = COLOUR_RGB[COLOURS[c]]
         draw.line([tuple(p) for p in ctr], fill=rgb, width=2)
         for x, y in ctr: draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=rgb)
         if target is not None:
-            t = np.asarray(target, np.float32)[k] * scale; draw.rectangle(t.tolist(), outline=(0, 0, 0), width=2)
+            t = np.asarray(target, np.float32)[k] * scale
+            draw.rectangle(t.tolist(), outline=(0, 0, 0), width=2)
     return im
 
 # %% ../nbs/02c_viz.ipynb #3363e48a
-def show_grid(images, boxes=None, presence=None, *, colours=None, pred_boxes=None, pred_probs=None, titles=None,
+def show_grid(images, boxes=None, presence=None, *, colours=None, pred_boxes=None, pred_probs=None,
+              titles=None,
               ncols:int=6, size:float=2.5, **kw):
-    "A matplotlib figure of `images` (N,3,H,W) / list, each with its boxes drawn by `draw_boxes`; kwargs go there."
+    "A matplotlib figure of `images` (N,3,H,W) / list, each with its boxes drawn by `draw_boxes` (gets `kw`)."
     import matplotlib.pyplot as plt
-    n = len(images); nrows = max(1, -(-n // ncols))
+    n = len(images)
+    nrows = max(1, -(-n // ncols))
     fig, axs = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     pick = lambda x, i: None if x is None else x[i]
     for i, ax in enumerate(axs.flat):
