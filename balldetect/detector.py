@@ -16,11 +16,14 @@ from fastcore.basics import patch
 from .core import BBOX_SCALE, IMG_SIZE, N_COLOURS
 from .learner import Callback
 from .render import encode_jpeg
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'DETECTOR_DEFAULTS', 'get_activation', 'n_params', 'spec_layers',
            'RefDetector', 'heatmap_targets', 'gather_cells', 'focal_loss', 'conv_bn', 'HeatmapDetector', 'shift_images',
-           'domain_randomise', 'DomainRandomCB']
+           'normal_noise', 'domain_randomise', 'DomainRandomCB']
 
 # %% ../nbs/06_detector.ipynb #45a7e080
 from .baselines import BOX_MAX  # largest box coordinate in the course data (x2, y2 <= 99): one definition
@@ -45,7 +48,12 @@ REF_SPEC = [_conv(3, 4, 3), _conv(4, 4, 3), _conv(4, 4, 3), _POOL,
 # %% ../nbs/06_detector.ipynb #46bb1f5b
 _LAYERS = dict(conv2d=nn.Conv2d, avg_pooling=nn.AvgPool2d, max_pooling=nn.MaxPool2d, flatten=nn.Flatten)
 
-def spec_layers(spec, *, activation:str='relu', dropout:float=0., batchnorm:bool=False, n_out:int=5 * N_COLOURS,
+def spec_layers(spec, *,
+                activation:str='relu', # after every hidden layer
+                dropout:float=0., # after every hidden layer
+                batchnorm:bool=False, # batch norm after every hidden layer ...
+                bn_momentum:float=0.1, # ... with this running-average momentum
+                n_out:int=5 * N_COLOURS, # outputs of the last layer
                 in_shape=(3, IMG_SIZE, IMG_SIZE)) -> nn.Sequential:
     "The `nn.Sequential` of layer `spec`, a list of `(kind, kwargs)` with kind conv2d, *_pooling, flatten or fully_connected."
     layers, x = [], torch.zeros(1, *in_shape)
@@ -55,7 +63,10 @@ def spec_layers(spec, *, activation:str='relu', dropout:float=0., batchnorm:bool
         elif kind in _LAYERS: new = [_LAYERS[kind](**kw)]
         else: raise ValueError(f"unknown layer kind {kind!r}; choose one of {', '.join([*_LAYERS, 'fully_connected'])}")
         if kind in ('conv2d', 'fully_connected') and not last:
-            if batchnorm: new.append(nn.BatchNorm2d(kw['out_channels']) if kind == 'conv2d' else nn.BatchNorm1d(kw['out_features']))
+            if batchnorm:
+                norm = nn.BatchNorm2d if kind == 'conv2d' else nn.BatchNorm1d
+                width = kw['out_channels'] if kind == 'conv2d' else kw['out_features']
+                new.append(norm(width, momentum=bn_momentum))
             new.append(get_activation(activation))
             if dropout: new.append(nn.Dropout(dropout))
         with torch.no_grad():
@@ -69,13 +80,16 @@ class RefDetector(nn.Module):
     "The earlier solution's detector: a CNN from a layer spec, 9 presence logits + 9 boxes scaled by `BBOX_SCALE`."
     def __init__(self, *,
                  spec:list|None=None, # layer spec, default `REF_SPEC` (its best)
-                 activation:str='relu', dropout:float=0., batchnorm:bool=False, # options after each layer
+                 activation:str='relu', dropout:float=0., # options after each hidden layer
+                 batchnorm:bool=True, # batch norm after every conv, as in its published best configuration ...
+                 bn_momentum:float=0.0736, # ... with its momentum
                  xavier:bool=True, # Xavier-uniform weights, zero biases
                  presence_weight:float=0.1, # weight of the presence BCE beside the box MSE
                  mask_absent:bool=True): # box MSE over present balls only
         super().__init__()
         self.presence_weight, self.mask_absent = presence_weight, mask_absent
-        self.net = spec_layers(spec or REF_SPEC, activation=activation, dropout=dropout, batchnorm=batchnorm)
+        self.net = spec_layers(spec or REF_SPEC, activation=activation, dropout=dropout, batchnorm=batchnorm,
+                               bn_momentum=bn_momentum)
         if xavier:
             for l in self.net:
                 if isinstance(l, (nn.Conv2d, nn.Linear)): nn.init.xavier_uniform_(l.weight); nn.init.zeros_(l.bias)
@@ -205,8 +219,20 @@ def shift_images(img, d):
 def _jpeg_round_trip(img, quality:int):
     "Images (B,3,H,W) float in [0,1] encoded as JPEG at `quality` (4:2:0, as the course files) and decoded, on the CPU."
     u8 = img.mul(255).round_().clamp_(0, 255).to('cpu', torch.uint8).permute(0, 2, 3, 1).numpy()
-    back = [np.asarray(Image.open(io.BytesIO(encode_jpeg(x, quality)))) for x in u8]
+    round_trip = lambda x: np.asarray(Image.open(io.BytesIO(encode_jpeg(x, quality))))
+    if img.device.type == 'cpu':
+        back = [round_trip(x) for x in u8]
+    else:  # an accelerator waits on this: the CPU cores share the images (PIL lets go of the GIL)
+        with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+            back = list(pool.map(round_trip, u8))
     return torch.from_numpy(np.stack(back)).permute(0, 3, 1, 2).to(img.device, img.dtype) / 255
+
+def normal_noise(shape, device):
+    "Standard normal noise of `shape` on `device`: drawn by torch's global CPU generator for the CPU, else on the device."
+    if device.type == 'cpu':
+        return torch.randn(shape)
+    seed = int(torch.randint(2 ** 62, ()))                              # from the global generator: seeded runs repeat
+    return torch.randn(shape, generator=torch.Generator(device).manual_seed(seed), device=device)
 
 def _blur3(x, side:float):
     "Images (B,C,H,W) blurred by the separable kernel [side, 1 - 2 side, side]."
@@ -235,7 +261,7 @@ def domain_randomise(img, boxes, *,
     side = side / (1 + 2 * side)                                        # the outer taps of a 3-tap Gaussian
     blurred = rand(B) < blur_p
     if blurred.any(): out[blurred] = _blur3(out[blurred], side)
-    out = out + torch.randn(out.shape).to(dev) * rand(B, 1, 1, 1) * noise
+    out = out + normal_noise(out.shape, dev) * rand(B, 1, 1, 1) * noise
     out = out.clamp(0, 1)
     quality = int(torch.randint(jpeg_quality[0], jpeg_quality[1] + 1, ()))
     if float(torch.rand(())) < jpeg_p: out = _jpeg_round_trip(out, quality)
@@ -255,8 +281,8 @@ class DomainRandomCB(Callback):
 # %% ../nbs/06_detector.ipynb #996d9bb2
 DETECTORS = {'ref': RefDetector, 'heatmap': HeatmapDetector}
 DETECTOR_DEFAULTS = {
-    'ref': dict(lr=6.5e-4, wd=6.8e-6, bs=16, opt='adam', sched=dict(name='step', step_size=40, gamma=0.3),
-                epochs=dict(smoke=2, default=6, full=400), patience=dict(smoke=2, default=6, full=40)),
+    'ref': dict(lr=6.537e-4, wd=6.84e-6, bs=16, opt='adam', sched=dict(name='step', step_size=40, gamma=0.3),
+                epochs=dict(smoke=2, default=6, full=400), patience=dict(smoke=2, default=6, full=30)),
     'heatmap': dict(lr=dict(smoke=3e-3, default=3e-3, full=6e-3), wd=1e-4, bs=dict(smoke=64, default=64, full=512), opt='adamw', sched=dict(name='onecycle', pct_start=0.2),
                     epochs=dict(smoke=2, default=8, full=60), patience=dict(smoke=2, default=8, full=15)),
 }

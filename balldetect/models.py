@@ -34,10 +34,13 @@ def check_task(task) -> str:
 
 # %% ../nbs/07c_models.ipynb #e8b3f4a5
 def upgrade_config(config:dict) -> dict:
-    "A copy of `config` with the task under `task` (older configs name it `model`)."
+    "A copy of `config` in today's terms: the task under `task` (older configs name it `model`), and the old `ref`."
     config = dict(config)
     old = config.pop('model', None)
-    if config.get('task') is None and old is not None: config['task'] = old
+    if config.get('task') is None and old is not None:
+        config['task'] = old
+    if old == 'detect' and config.get('arch') == 'ref':
+        config['arch_kwargs'] = {'batchnorm': False, **(config.get('arch_kwargs') or {})}  # before batch norm
     return config
 
 # %% ../nbs/07c_models.ipynb #e5deda0e
