@@ -1,4 +1,4 @@
-"""The course layout as PyTorch datasets: validated when opened, decoded once, split by sequence.
+"""The course layout as PyTorch datasets: validated when opened, decoded once.
 
 Docs: https://balldetect.github.io/balldetect/data.html.md"""
 
@@ -8,19 +8,15 @@ Docs: https://balldetect.github.io/balldetect/data.html.md"""
 from __future__ import annotations
 import hashlib, io, os, re
 from pathlib import Path
-from typing import NamedTuple
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
-from .core import (COLOURS, DETECT_FRAMES, IMG_SIZE, N_BALLS, N_COLOURS, N_OBS, N_STEPS, DataError,
-                             atomic_path, load_json, save_json)
+from torch.utils.data import Dataset
+from .core import COLOURS, IMG_SIZE, N_BALLS, N_COLOURS, N_OBS, N_STEPS, DataError, atomic_path
 
 # %% auto #0
-__all__ = ['KINDS', 'FILE_WORDS', 'CACHE_NAME', 'CACHE_VERSION', 'SPLIT_NAME', 'SPLIT_PARTS', 'TASKS', 'find_folder',
-           'scan_pairs', 'read_npys', 'decode_jpeg', 'decode_jpegs', 'check_boxes', 'writable', 'open_folder',
-           'FolderDataset', 'DetectionDataset', 'PresentBoxesDataset', 'SequenceDataset', 'FullSequenceDataset',
-           'detection_indices', 'sequence_ids', 'make_split', 'parse_split', 'load_split', 'Loaders', 'get_datasets',
-           'get_dataloaders']
+__all__ = ['KINDS', 'FILE_WORDS', 'CACHE_NAME', 'CACHE_VERSION', 'find_folder', 'scan_pairs', 'read_npys', 'decode_jpeg',
+           'decode_jpegs', 'check_boxes', 'writable', 'open_folder', 'FolderDataset', 'DetectionDataset',
+           'PresentBoxesDataset', 'SequenceDataset', 'FullSequenceDataset']
 
 # %% ../nbs/02_data.ipynb #2061b3a7
 KINDS = {'mini_balls': (r'img_(\d+)\.jpg', r'p_bb_(\d+)\.npy'),  # detection: image, label
@@ -318,111 +314,3 @@ class FullSequenceDataset(SequenceDataset):
     def tensors(self):
         r = torch.from_numpy(self.rows)
         return self.seq[r], self.colours[r]
-
-# %% ../nbs/02_data.ipynb #fd853649
-SPLIT_NAME, SPLIT_PARTS = 'split.json', ('train', 'valid', 'test')
-
-def detection_indices(seq_ids) -> list:
-    "Image indices of sequences `seq_ids`: image `3s + k` is frame `DETECT_FRAMES[k]` of sequence `s`."
-    return [3*int(s) + k for s in seq_ids for k in range(len(DETECT_FRAMES))]
-
-# %% ../nbs/02_data.ipynb #c293e553
-def sequence_ids(data_dir) -> list:
-    "Sorted ids of the sequences in `data_dir`: of `mini_balls_seq/` and of the images of `mini_balls/`."
-    ids = set()
-    for kind in KINDS:
-        try: folder = find_folder(data_dir, kind)
-        except DataError: continue
-        idx = scan_pairs(folder, kind, fingerprint=False)[0]
-        ids |= set((idx // 3 if kind == 'mini_balls' else idx).tolist())
-    if not ids: raise DataError(data_dir, 'no mini_balls/ or mini_balls_seq/ data here')
-    return sorted(ids)
-
-# %% ../nbs/02_data.ipynb #1a6da49e
-def make_split(ids, seed:int=0, fractions=(0.8, 0.1, 0.1)) -> dict:
-    "Shuffle sequence `ids` with `seed` and cut them into train/valid/test (each sorted)."
-    ids = np.array(sorted(int(i) for i in ids))
-    n = len(ids)
-    perm = np.random.default_rng(seed).permutation(ids)
-    n_val, n_test = (max(1, round(f * n)) if n >= 3 else 0 for f in fractions[1:])
-    cut = n - n_val - n_test
-    return {'train': sorted(perm[:cut].tolist()), 'valid': sorted(perm[cut:cut + n_val].tolist()),
-            'test': sorted(perm[cut + n_val:].tolist())}
-
-# %% ../nbs/02_data.ipynb #23c858ca
-def _ids(part, v) -> list:
-    "Sequence ids from `'a:b'`, `(a, b)` (half-open ranges) or a list of ids."
-    try:
-        if isinstance(v, str):
-            a, b = v.split(':')
-            return list(range(int(a), int(b)))
-        if isinstance(v, tuple):
-            a, b = v
-            return list(range(int(a), int(b)))
-        return sorted(int(i) for i in v)
-    except (TypeError, ValueError):
-        raise ValueError(f"split: part {part} = {v!r} is not a range 'A:B' or a list of ids") from None
-
-def parse_split(spec) -> dict:
-    "Sequence ids per part from `'train=0:5600,valid=5600:6300,test=6300:7000'` or a dict of ranges or lists."
-    if isinstance(spec, str):
-        try: spec = dict(kv.split('=', 1) for kv in spec.replace(' ', '').split(',') if kv)
-        except ValueError:
-            raise ValueError(f"split {spec!r}: expected 'train=A:B,valid=C:D,test=E:F'") from None
-    if unknown := set(spec) - set(SPLIT_PARTS):
-        raise ValueError(f'split: unknown part {unknown.pop()!r}; use {", ".join(SPLIT_PARTS)}')
-    out = {k: _ids(k, spec[k]) if k in spec else [] for k in SPLIT_PARTS}
-    seen = [i for v in out.values() for i in v]
-    if len(seen) != len(set(seen)): raise ValueError('split: a sequence is in two parts')
-    return out
-
-# %% ../nbs/02_data.ipynb #047d64b5
-def load_split(data_dir, spec=None, *, seed:int=0) -> dict:
-    """Train/valid/test sequence ids of `data_dir`: `spec` if given, else `split.json`, made and written on
-    first use."""
-    if spec is not None: return parse_split(spec)
-    path, ids = Path(data_dir)/SPLIT_NAME, sequence_ids(data_dir)
-    if not path.exists():
-        sp = make_split(ids, seed)
-        if writable(path.parent):  # else (read-only data) the split is recomputed, identically, each time
-            save_json(dict(sp, seed=seed, by='sequence', fractions=[0.8, 0.1, 0.1], n_sequences=len(ids)),
-                      path)
-        return sp
-    raw = load_json(path)
-    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), list) for k in SPLIT_PARTS):
-        raise DataError(path, f'expected lists {", ".join(SPLIT_PARTS)}')
-    sp = parse_split({k: raw[k] for k in SPLIT_PARTS})
-    if extra := sorted(set(ids) - {i for v in sp.values() for i in v}):
-        raise DataError(path, f'{len(extra)} sequence(s) of the data in no part (first: {extra[0]}); '
-                              'delete the file to draw a new split, or give explicit ranges')
-    return sp
-
-# %% ../nbs/02_data.ipynb #1e91e189
-TASKS = {'detect': DetectionDataset, 'present': PresentBoxesDataset, 'forecast': SequenceDataset,
-         'sequence': FullSequenceDataset}
-
-class Loaders(NamedTuple):
-    "The train, valid and test DataLoaders of one task."
-    train: DataLoader
-    valid: DataLoader
-    test: DataLoader
-
-# %% ../nbs/02_data.ipynb #72acdb15
-def get_datasets(data_dir, task:str='detect', split=None, *, seed:int=0, cache:bool=True, **kw) -> dict:
-    "The train/valid/test datasets of `task` (see `TASKS`) over `data_dir`, split by sequence."
-    if task not in TASKS: raise ValueError(f'unknown task {task!r}; choose one of {", ".join(TASKS)}')
-    cls, sp = TASKS[task], load_split(data_dir, split, seed=seed)
-    full = cls(data_dir, cache=cache, **kw)
-    have = set(full.arrays['index'].tolist())
-    want = (lambda ids: detection_indices(ids)) if cls.kind == 'mini_balls' else (lambda ids: ids)
-    return {k: full.subset([i for i in want(sp[k]) if i in have]) for k in SPLIT_PARTS}
-
-# %% ../nbs/02_data.ipynb #cb3d0c34
-def get_dataloaders(data_dir, task:str='detect', bs:int=64, *, split=None, seed:int=0, num_workers:int=0,
-                    drop_last:bool=False, cache:bool=True, **kw) -> Loaders:
-    "Train (shuffled with `seed`), valid and test DataLoaders of `task` over `data_dir`."
-    dss, g = get_datasets(data_dir, task, split, seed=seed, cache=cache,
-                          **kw), torch.Generator().manual_seed(seed)
-    mk = lambda ds, train: DataLoader(ds, bs, shuffle=train and len(ds) > 0, generator=g if train else None,
-                                      num_workers=num_workers, drop_last=drop_last and train)
-    return Loaders(mk(dss['train'], True), mk(dss['valid'], False), mk(dss['test'], False))

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 from PIL import Image, UnidentifiedImageError
 from .core import COLOURS, IMG_SIZE, N_BALLS, DataError, datasets_dir, save_json
-from .data import DetectionDataset, SequenceDataset, detection_indices, load_split
+from .data import DetectionDataset, SequenceDataset
+from .split import detection_indices, load_split
 from .models import (baseline_scores, check_task, format_scores, load_model,
                                model_scores)
 from .learner import get_preds

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 from .core import (DataError, PROFILES, datasets_dir, get_profile, sim_data_dir, load_json,
                              runs_dir, save_json, seed_everything, folder_lock)
-from .data import get_datasets
+from .split import get_datasets
 from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
 from .learner import (Learner, NonFiniteLossError, SingleBatchCB, parse_sched, schedule_fallback,
                                 to_plain)
