@@ -1,4 +1,4 @@
-"""The split by sequence, written once beside the data, and the train/valid/test datasets and loaders of each task.
+"""The split by sequence, written once beside the data; the datasets and loaders of each task.
 
 Docs: https://balldetect.github.io/balldetect/split.html.md"""
 
@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from .core import DETECT_FRAMES, DataError, load_json, save_json
-from .data import (KINDS, DetectionDataset, FullSequenceDataset, PresentBoxesDataset, SequenceDataset,
-                             find_folder, scan_pairs, writable)
+from .data import (KINDS, DetectionDataset, FullSequenceDataset, PresentBoxesDataset,
+                             SequenceDataset, find_folder, scan_pairs, writable)
 
 # %% auto #0
 __all__ = ['SPLIT_NAME', 'SPLIT_PARTS', 'TASKS', 'detection_indices', 'sequence_ids', 'make_split', 'parse_split', 'load_split',
