@@ -53,20 +53,23 @@ BALL_SIZE = 11.                                   # mean box side in the real da
 
 def centres_sizes(obs):
     "Centres `(N, T, 3, 2)` and sizes `(N, 3, 2)` of balls from boxes `(N, T, 3, 4)` that may be clipped."
-    o = as_numpy(obs); lo, hi, wh = o[..., :2], o[..., 2:], o[..., 2:] - o[..., :2]
+    o = as_numpy(obs)
+    lo, hi, wh = o[..., :2], o[..., 2:], o[..., 2:] - o[..., :2]
     inside = (lo > BOX_MIN) & (hi < BOX_MAX)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)   # all-NaN slices: no unclipped step
         size = np.nanmedian(np.where(inside, wh, np.nan), axis=1)
     size = np.where(np.isnan(size), BALL_SIZE, size)    # (N, 3, 2)
     s, short = size[:, None], wh < size[:, None] - 1.5          # clearly clipped (real boxes: 10-12 px)
-    c = np.where(short & (lo <= BOX_MIN), hi - s / 2, np.where(short & (hi >= BOX_MAX), lo + s / 2, (lo + hi) / 2))
+    c = np.where(short & (lo <= BOX_MIN), hi - s / 2,
+                 np.where(short & (hi >= BOX_MAX), lo + s / 2, (lo + hi) / 2))
     return c, size
 
 # %% ../nbs/04_baselines.ipynb #c43b1ea1
 def reflect(c, lo, hi):
     "Fold positions `c (..., 2)` into `[lo, hi]` per axis, as elastic bounces would (any number of them)."
-    lo, hi = np.asarray(lo, float), np.asarray(hi, float); L = hi - lo
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    L = hi - lo
     y = np.mod(c - lo, 2 * L)
     return lo + np.where(y > L, 2 * L - y, y)
 
@@ -102,22 +105,26 @@ FORECAST_BASELINES = dict(copy_last=copy_last, const_velocity=const_velocity,
 # %% ../nbs/04_baselines.ipynb #47fe9da6
 def rollout(step_fn, obs, n_future:int, window:int|None=None):
     "Predict `n_future` steps `(N, n_future, 3, 4)` from `obs (N, k, 3, 4)`, feeding predictions back."
-    cat = (lambda xs: torch.cat(xs, 1)) if isinstance(obs, torch.Tensor) else (lambda xs: np.concatenate(xs, 1))
+    cat = (lambda xs: torch.cat(xs, 1)) if isinstance(obs,
+                                                      torch.Tensor) else (lambda xs: np.concatenate(xs, 1))
     seq, out = obs, []
     for _ in range(n_future):
         nxt = step_fn(seq if window is None else seq[:, -window:])   # (N, 3, 4)
-        out.append(nxt[:, None]); seq = cat([seq, nxt[:, None]])
+        out.append(nxt[:, None])
+        seq = cat([seq, nxt[:, None]])
     return cat(out)
 
 # %% ../nbs/04_baselines.ipynb #4f93e08e
 def _hue(x):
     "Hue vectors `(..., 3)` ((rgb - min) / chroma) and chroma `(...)` of RGB values in 0-255."
-    mn = x.min(-1, keepdims=True); ch = x.max(-1, keepdims=True) - mn
+    mn = x.min(-1, keepdims=True)
+    ch = x.max(-1, keepdims=True) - mn
     return (x - mn) / np.maximum(ch, 1), ch[..., 0]
 
 def _to_hwc255(imgs) -> np.ndarray:
     "Images as float `(N, H, W, 3)` in 0-255 from uint8 `(N, H, W, 3)` or float `(N, 3, H, W)` in [0, 1]."
-    is_uint8 = (imgs.dtype == torch.uint8) if isinstance(imgs, torch.Tensor) else (np.asarray(imgs).dtype == np.uint8)
+    is_uint8 = ((imgs.dtype == torch.uint8) if isinstance(imgs, torch.Tensor)
+                else (np.asarray(imgs).dtype == np.uint8))
     x = as_numpy(imgs)
     if x.ndim == 3: x = x[None]
     if x.shape[-1] != 3: x = x.transpose(0, 2, 3, 1)
@@ -131,22 +138,30 @@ class ColourThresholdDetector:
                  half_area:float=20.,  # blob area (px) scored 0.5
                  size:float=11.,       # side of the boxes (px)
                  split:float=0.35):    # share of a blob a second colour needs to split it
-        self.min_chroma, self.max_dist, self.half_area, self.size, self.split = min_chroma, max_dist, half_area, size, split
+        self.min_chroma, self.max_dist, self.half_area = min_chroma, max_dist, half_area
+        self.size, self.split = size, split
         self.hues, self.chromas = _hue(np.array([COLOUR_RGB[c] for c in COLOURS], np.float32))
         self.opening = ndimage.generate_binary_structure(2, 1)                   # 3x3 cross
 
     def blobs(self, img):
-        "Area `(9,)` and centroid `(9, 2)` (x, y) of the largest blob of each colour in one `(H, W, 3)` image."
+        """Area `(9,)` and centroid `(9, 2)` (x, y) of the largest blob of each colour in one `(H, W, 3)`
+        image."""
         h, ch = _hue(img.astype(np.float32))
-        d2 = (h * h).sum(-1, keepdims=True) - 2 * h @ self.hues.T + (self.hues ** 2).sum(-1)  # (H, W, 9) squared
-        lab = d2.argmin(-1); d2min = np.take_along_axis(d2, lab[..., None], -1)[..., 0]
+        # (H, W, 9) squared
+        d2 = (h * h).sum(-1, keepdims=True) - 2 * h @ self.hues.T + (self.hues ** 2).sum(-1)
+        lab = d2.argmin(-1)
+        d2min = np.take_along_axis(d2, lab[..., None], -1)[..., 0]
         fg = (d2min < self.max_dist ** 2) & (ch >= self.min_chroma * self.chromas[lab])
-        fg = ndimage.binary_opening(fg, structure=self.opening)                 # drop speckle and thin bridges
+        # drop speckle and thin bridges
+        fg = ndimage.binary_opening(fg, structure=self.opening)
         comp, n = ndimage.label(fg, structure=np.ones((3, 3)))
         area, cen = np.zeros(9), np.zeros((9, 2))
-        ys, xs = np.nonzero(fg); cs, ls = comp[fg] - 1, lab[fg]
-        counts = np.zeros((n, 9)); np.add.at(counts, (cs, ls), 1)               # (blobs, colours)
-        tot = counts.sum(1); single = counts.max(1) >= (1 - self.split) * tot
+        ys, xs = np.nonzero(fg)
+        cs, ls = comp[fg] - 1, lab[fg]
+        counts = np.zeros((n, 9))
+        np.add.at(counts, (cs, ls), 1)               # (blobs, colours)
+        tot = counts.sum(1)
+        single = counts.max(1) >= (1 - self.split) * tot
         ls = np.where(single[cs], counts.argmax(1)[cs], ls)                    # one colour per blob ...
         keep = single[cs] | (counts[cs, ls] >= self.split * tot[cs])           # ... or its big colours
         key = cs * 9 + ls
@@ -158,7 +173,8 @@ class ColourThresholdDetector:
         return area, cen
 
     def predict(self, imgs):
-        "Scores `(N, 9)` and boxes `(N, 9, 4)` px for uint8 `(N, 100, 100, 3)` or float `(N, 3, 100, 100)` images."
+        """Scores `(N, 9)` and boxes `(N, 9, 4)` px for uint8 `(N, 100, 100, 3)` or float `(N, 3, 100, 100)`
+        images."""
         x = _to_hwc255(imgs)
         res = [self.blobs(im) for im in x]
         area, cen = np.stack([r[0] for r in res]), np.stack([r[1] for r in res])  # (N, 9), (N, 9, 2)

@@ -38,8 +38,10 @@ def missing_extra(e:ModuleNotFoundError) -> str|None:
 
 # %% ../nbs/11_cli.ipynb #d60b3999
 def build_parser(commands=None) -> argparse.ArgumentParser:
-    "The `balldetect` parser: one subcommand per entry of `COMMANDS`, the options of `commands` (default all)."
-    p = argparse.ArgumentParser(prog='balldetect', description='Detect and forecast coloured balls (CoPhy BallsCF lab).')
+    """The `balldetect` parser: one subcommand per entry of `COMMANDS`, the options of `commands` (default
+    all)."""
+    p = argparse.ArgumentParser(prog='balldetect',
+                                description='Detect and forecast coloured balls (CoPhy BallsCF lab).')
     p.add_argument('--version', action='version', version=f'balldetect {__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
     for cmd, (mod, help) in COMMANDS.items():
@@ -80,12 +82,15 @@ def main(argv:list|None=None) -> int:
         return int(getattr(importlib.import_module(mod), fn)(args) or 0)
     except ModuleNotFoundError as e:
         if (msg := missing_extra(e)) is None or os.environ.get('BALLDETECT_DEBUG'): raise
-        print(f'error: balldetect {cmd} {msg}', file=sys.stderr); return 1
+        print(f'error: balldetect {cmd} {msg}', file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print('interrupted', file=sys.stderr); return 130
+        print('interrupted', file=sys.stderr)
+        return 130
     except (DataError, ValueError, FileNotFoundError, RuntimeError, OSError) as e:
         if os.environ.get('BALLDETECT_DEBUG'): raise
-        print(f'error: {error_line(e)}', file=sys.stderr); return 1
+        print(f'error: {error_line(e)}', file=sys.stderr)
+        return 1
     except Exception as e:  # a bug: one line for the user, the traceback in a log file
         if os.environ.get('BALLDETECT_DEBUG'): raise
         log = save_traceback(cmd, sys.argv[:1] + list(sys.argv[1:] if argv is None else argv))

@@ -26,8 +26,8 @@ BBOX_SCALE = (89., 88., 99., 99.)  # max x1, y1, x2, y2 in the real data
 
 # %% ../nbs/00_core.ipynb #e34aa87b
 COLOUR_RGB = {'red': (171, 15, 14), 'green': (17, 128, 15), 'blue': (10, 6, 169), 'yellow': (183, 180, 24),
-              'lime': (148, 171, 25), 'purple': (74, 38, 108), 'orange': (181, 83, 19), 'cyan': (21, 183, 176),
-              'magenta': (183, 76, 181)}
+              'lime': (148, 171, 25), 'purple': (74, 38, 108), 'orange': (181, 83, 19),
+              'cyan': (21, 183, 176), 'magenta': (183, 76, 181)}
 
 # %% ../nbs/00_core.ipynb #26f94ccf
 def project_root() -> Path:
@@ -40,9 +40,15 @@ def project_root() -> Path:
     return pkg if (pkg/'pyproject.toml').exists() else here
 
 # %% ../nbs/00_core.ipynb #1f24a58a
-def datasets_dir() -> Path: "Where data is generated or downloaded."; return project_root()/'datasets'
-def runs_dir() -> Path: "Where training runs and searches write by default."; return project_root()/'runs'
-def reports_dir() -> Path: "Where the report and its runs are written."; return project_root()/'reports'
+def datasets_dir() -> Path:
+    "Where data is generated or downloaded."
+    return project_root()/'datasets'
+def runs_dir() -> Path:
+    "Where training runs and searches write by default."
+    return project_root()/'runs'
+def reports_dir() -> Path:
+    "Where the report and its runs are written."
+    return project_root()/'reports'
 
 # %% ../nbs/00_core.ipynb #5b166ec7
 def sim_data_dir(profile:str='default') -> Path:
@@ -52,12 +58,16 @@ def sim_data_dir(profile:str='default') -> Path:
 # %% ../nbs/00_core.ipynb #d26b1745
 class DataError(ValueError):
     "A bad input file or folder: `path` names it, `msg` says what is wrong."
-    def __init__(self, path, msg): self.path, self.msg = Path(path), msg; super().__init__(f"{path}: {msg}")
+    def __init__(self, path, msg):
+        self.path, self.msg = Path(path), msg
+        super().__init__(f"{path}: {msg}")
 
 # %% ../nbs/00_core.ipynb #529bb9c0
 def seed_everything(seed:int=0):
     "Seed python, numpy and torch (CPU and CUDA) for repeatable runs."
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
 
 # %% ../nbs/00_core.ipynb #21d85c56
@@ -77,7 +87,8 @@ PROFILES = {
 
 def get_profile(name:str='default') -> dict:
     "The settings of run profile `name` (`smoke`, `default` or `full`)."
-    if name not in PROFILES: raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
     return dict(PROFILES[name], name=name)
 
 # %% ../nbs/00_core.ipynb #066b79cb
@@ -87,7 +98,8 @@ def in_test() -> bool:
 
 # %% ../nbs/00_core.ipynb #4674f0c2
 def in_kernel() -> bool:
-    "True inside a Jupyter kernel (JupyterLab, papermill, nbconvert); False in a terminal, a script or `nbdev-test`."
+    """True inside a Jupyter kernel (JupyterLab, papermill, nbconvert); False in a terminal, a script or
+    `nbdev-test`."""
     ipython = sys.modules.get('IPython')
     return ipython is not None and type(ipython.get_ipython()).__name__ == 'ZMQInteractiveShell'
 
@@ -95,21 +107,25 @@ def in_kernel() -> bool:
 PROGRESS_MODES = ('bar', 'epoch', 'off')
 
 def progress_mode() -> str:
-    "`bar` (live bars), `epoch` (one line per epoch) or `off`: `BALLDETECT_PROGRESS`, else guessed from where we run."
+    """`bar` (live bars), `epoch` (one line per epoch) or `off`: `BALLDETECT_PROGRESS`, else guessed from
+    where we run."""
     mode = os.environ.get('BALLDETECT_PROGRESS', '').strip().lower()
     if mode and mode not in PROGRESS_MODES:
         raise ValueError(f"BALLDETECT_PROGRESS={mode!r}: choose one of {', '.join(PROGRESS_MODES)}")
     if mode: return mode
     if in_test(): return 'epoch'
-    if in_kernel() and not os.environ.get('JPY_SESSION_NAME'): return 'epoch'  # papermill, nbconvert: nobody watches
+    if in_kernel() and not os.environ.get('JPY_SESSION_NAME'):
+        return 'epoch'  # papermill, nbconvert: nobody watches
     return 'bar'
 
 # %% ../nbs/00_core.ipynb #833c5b22
 @contextmanager
 def atomic_path(path):
     "Yield a temporary path beside `path`; it is renamed to `path` only if the block succeeds."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent); os.close(fd)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -135,14 +151,19 @@ def folder_lock(folder, what:str='run'):
     "Hold an exclusive lock on `folder` for the block; `DataError` when another process (or run) holds it."
     import fcntl
     folder = Path(folder)
-    if int(os.environ.get('RANK') or 0) > 0: yield folder; return
+    if int(os.environ.get('RANK') or 0) > 0:
+        yield folder
+        return
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder/LOCK_NAME, 'a+') as f:
         try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            f.seek(0); holder = f.read().strip() or 'another balldetect run'
+            f.seek(0)
+            holder = f.read().strip() or 'another balldetect run'
             msg = f'{holder} is writing into this folder; wait for it to end or choose another --out'
             raise DataError(folder, msg) from None
-        f.truncate(0); f.write(f'balldetect {what} (pid {os.getpid()})'); f.flush()
+        f.truncate(0)
+        f.write(f'balldetect {what} (pid {os.getpid()})')
+        f.flush()
         try: yield folder
         finally: fcntl.flock(f, fcntl.LOCK_UN)

@@ -1,4 +1,4 @@
-"""The course layout as PyTorch datasets: validated when opened, decoded once, split by sequence.
+"""The course layout as PyTorch datasets: validated when opened, decoded once.
 
 Docs: https://balldetect.github.io/balldetect/data.html.md"""
 
@@ -8,19 +8,15 @@ Docs: https://balldetect.github.io/balldetect/data.html.md"""
 from __future__ import annotations
 import hashlib, io, os, re
 from pathlib import Path
-from typing import NamedTuple
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
-from .core import (COLOURS, DETECT_FRAMES, IMG_SIZE, N_BALLS, N_COLOURS, N_OBS, N_STEPS, DataError,
-                             atomic_path, load_json, save_json)
+from torch.utils.data import Dataset
+from .core import COLOURS, IMG_SIZE, N_BALLS, N_COLOURS, N_OBS, N_STEPS, DataError, atomic_path
 
 # %% auto #0
-__all__ = ['KINDS', 'FILE_WORDS', 'CACHE_NAME', 'CACHE_VERSION', 'SPLIT_NAME', 'SPLIT_PARTS', 'TASKS', 'find_folder',
-           'scan_pairs', 'read_npys', 'decode_jpeg', 'decode_jpegs', 'check_boxes', 'writable', 'open_folder',
-           'FolderDataset', 'DetectionDataset', 'PresentBoxesDataset', 'SequenceDataset', 'FullSequenceDataset',
-           'detection_indices', 'sequence_ids', 'make_split', 'parse_split', 'load_split', 'Loaders', 'get_datasets',
-           'get_dataloaders']
+__all__ = ['KINDS', 'FILE_WORDS', 'CACHE_NAME', 'CACHE_VERSION', 'find_folder', 'scan_pairs', 'read_npys', 'decode_jpeg',
+           'decode_jpegs', 'check_boxes', 'writable', 'open_folder', 'FolderDataset', 'DetectionDataset',
+           'PresentBoxesDataset', 'SequenceDataset', 'FullSequenceDataset']
 
 # %% ../nbs/02_data.ipynb #2061b3a7
 KINDS = {'mini_balls': (r'img_(\d+)\.jpg', r'p_bb_(\d+)\.npy'),  # detection: image, label
@@ -49,12 +45,16 @@ def scan_pairs(folder, kind:str='mini_balls', fingerprint:bool=True):
         for side, pat in enumerate(pats):
             if m := pat.fullmatch(e.name):
                 i = int(m.group(1))
-                if i in found[side]: raise DataError(folder/e.name, f'index {i} also used by {found[side][i]}')
+                if i in found[side]:
+                    raise DataError(folder/e.name, f'index {i} also used by {found[side][i]}')
                 found[side][i] = e.name
-                if fingerprint: st = e.stat(); h.update(f'{e.name}:{st.st_size}:{st.st_mtime_ns}\n'.encode())
+                if fingerprint:
+                    st = e.stat()
+                    h.update(f'{e.name}:{st.st_size}:{st.st_mtime_ns}\n'.encode())
     for side in (0, 1):
         if missing := sorted(set(found[side]) - set(found[1-side])):
-            i = missing[0]; want = KINDS[kind][1-side].replace(r'(\d+)', f'{i:05d}').replace('\\', '')
+            i = missing[0]
+            want = KINDS[kind][1-side].replace(r'(\d+)', f'{i:05d}').replace('\\', '')
             raise DataError(folder/found[side][i], f'has no {FILE_WORDS[kind][1-side]} file {want}'
                             + (f' ({len(missing)} files lack theirs)' if len(missing) > 1 else ''))
     if not found[0]: raise DataError(folder, f'no {kind} files in this folder')
@@ -65,7 +65,8 @@ def scan_pairs(folder, kind:str='mini_balls', fingerprint:bool=True):
 def _npy_header(b:bytes, path):
     "Shape, Fortran order, dtype and data offset of the `.npy` bytes `b`."
     try:
-        f = io.BytesIO(b); major, _ = np.lib.format.read_magic(f)
+        f = io.BytesIO(b)
+        major, _ = np.lib.format.read_magic(f)
         shape, fortran, dtype = (np.lib.format.read_array_header_1_0 if major == 1 else
                                  np.lib.format.read_array_header_2_0)(f)
     except Exception as e: raise DataError(path, f'not a readable .npy file ({e})') from None
@@ -85,7 +86,8 @@ def read_npys(paths, shape:tuple) -> np.ndarray:
         if tuple(shp) != tuple(shape): raise DataError(p, f'shape {tuple(shp)}, expected {tuple(shape)}')
         n = int(np.prod(shape)) * dtype.itemsize
         if len(b) - off < n: raise DataError(p, f'truncated: {len(b) - off} data bytes, expected {n}')
-        out[i] = np.frombuffer(b, dtype, int(np.prod(shape)), off).reshape(shape, order='F' if fortran else 'C')
+        out[i] = np.frombuffer(b, dtype, int(np.prod(shape)), off).reshape(shape,
+                                                                           order='F' if fortran else 'C')
     return out
 
 # %% ../nbs/02_data.ipynb #66dfff85
@@ -96,11 +98,14 @@ def decode_jpeg(path) -> np.ndarray:
     except OSError as e: raise DataError(path, f'cannot read ({e.strerror})') from None
     try:
         with Image.open(io.BytesIO(b)) as im:
-            im.load(); fmt, mode, (w, h) = im.format, im.mode, im.size; a = np.asarray(im)
+            im.load()
+            fmt, mode, (w, h) = im.format, im.mode, im.size
+            a = np.asarray(im)
     except Exception as e: raise DataError(path, f'not a decodable JPEG ({e})') from None
     if fmt != 'JPEG': raise DataError(path, f'a {fmt} image, not a JPEG')
     if (w, h, mode) != (IMG_SIZE, IMG_SIZE, 'RGB'):
-        raise DataError(path, f'image is {w}x{h}x{len(mode)} ({mode}), expected {IMG_SIZE}x{IMG_SIZE}x3 (RGB)')
+        raise DataError(path,
+                        f'image is {w}x{h}x{len(mode)} ({mode}), expected {IMG_SIZE}x{IMG_SIZE}x3 (RGB)')
     return a.transpose(2, 0, 1)
 
 def decode_jpegs(paths) -> np.ndarray:
@@ -112,11 +117,16 @@ def decode_jpegs(paths) -> np.ndarray:
 # %% ../nbs/02_data.ipynb #fd6ac2eb
 def _fail(bad, paths, msg):
     "Raise `DataError` for the first item where `bad` (N,) holds, with message `msg(n)`."
-    if bad.any(): n = int(np.argmax(bad)); raise DataError(paths[n], msg(n))
+    if bad.any():
+        n = int(np.argmax(bad))
+        raise DataError(paths[n], msg(n))
 
 def _fail_at(bad, paths, msg):
-    "Raise `DataError` for the first item, step and colour where `bad` (N, T, 9) holds, with message `msg(n, t, c)`."
-    if bad.any(): n, t, c = (int(v) for v in np.argwhere(bad)[0]); raise DataError(paths[n], msg(n, t, c))
+    """Raise `DataError` for the first item, step and colour where `bad` (N, T, 9) holds, with message `msg(n,
+    t, c)`."""
+    if bad.any():
+        n, t, c = (int(v) for v in np.argwhere(bad)[0])
+        raise DataError(paths[n], msg(n, t, c))
 
 # %% ../nbs/02_data.ipynb #77b4bea9
 def check_boxes(presence:np.ndarray, # (N, 9) presence, 0 or 1
@@ -129,7 +139,8 @@ def check_boxes(presence:np.ndarray, # (N, 9) presence, 0 or 1
     pres = presence[:, None, :] == 1  # (N, 1, 9)
     _fail(~np.isfinite(presence).all(1), p_paths, lambda n: f'non-finite presence {presence[n].tolist()}')
     _fail_at(~np.isfinite(boxes).all(-1), bb_paths, lambda n, t, c: f'non-finite {box(n, t, c)}')
-    _fail(~np.isin(presence, (0, 1)).all(1), p_paths, lambda n: f'presence must be 0 or 1, got {presence[n].tolist()}')
+    _fail(~np.isin(presence, (0, 1)).all(1), p_paths,
+          lambda n: f'presence must be 0 or 1, got {presence[n].tolist()}')
     cnt = presence.sum(1)
     _fail(cnt != N_BALLS, p_paths, lambda n: f'exactly {N_BALLS} colours must be present, found {int(cnt[n])}'
           + (': ' + ', '.join(COLOURS[c] for c in np.flatnonzero(presence[n])) if cnt[n] else ''))
@@ -155,7 +166,8 @@ def _read_folder(folder, kind, names_a, names_b) -> dict:
     "Read and validate every file of a `kind` folder."
     pa, pb = _Paths(folder, names_a), _Paths(folder, names_b)
     if kind == 'mini_balls':
-        labels = read_npys(pb, (N_COLOURS, 5)); check_boxes(labels[..., 0], labels[:, None, :, 1:], pb, pb)
+        labels = read_npys(pb, (N_COLOURS, 5))
+        check_boxes(labels[..., 0], labels[:, None, :, 1:], pb, pb)
         return dict(images=decode_jpegs(pa), labels=labels)
     pres, boxes = read_npys(pa, (N_COLOURS,)), read_npys(pb, (N_STEPS, N_COLOURS, 4))
     check_boxes(pres, boxes, pa, pb)
@@ -163,7 +175,8 @@ def _read_folder(folder, kind, names_a, names_b) -> dict:
 
 # %% ../nbs/02_data.ipynb #a3591c8f
 def writable(folder) -> bool:
-    "Whether we may write into `folder`: its mode allows it (root ignores permissions, we don't) and so does the OS."
+    """Whether we may write into `folder`: its mode allows it (root ignores permissions, we don't) and so does
+    the OS."""
     try: return bool(Path(folder).stat().st_mode & 0o222) and os.access(folder, os.W_OK)
     except OSError: return False
 
@@ -180,14 +193,16 @@ def _save_cache(path, fp, arrays) -> bool:
     if not writable(Path(path).parent): return False
     try:
         with atomic_path(path) as t:
-            torch.save(dict(fingerprint=fp, version=CACHE_VERSION, **{k: torch.from_numpy(v) for k, v in arrays.items()}), t)
+            torch.save(dict(fingerprint=fp, version=CACHE_VERSION,
+                            **{k: torch.from_numpy(v) for k, v in arrays.items()}), t)
             os.chmod(t, 0o644)
         return True
     except OSError: return False
 
 # %% ../nbs/02_data.ipynb #d38c16f3
 def open_folder(path, kind:str='mini_balls', cache:bool=True) -> dict:
-    "Validated arrays of a `kind` folder (`D` or the folder itself), from the memo, the disk cache, or the files."
+    """Validated arrays of a `kind` folder (`D` or the folder itself), from the memo, the disk cache, or the
+    files."""
     folder = find_folder(path, kind)
     idx, names_a, names_b, fp = scan_pairs(folder, kind)
     key, cpath = (kind, str(folder.resolve()), fp), folder/CACHE_NAME
@@ -195,11 +210,14 @@ def open_folder(path, kind:str='mini_balls', cache:bool=True) -> dict:
     arrays = _load_cache(cpath, fp) if cache else None
     source = 'cache'
     if arrays is None or not np.array_equal(arrays.get('index'), idx):
-        arrays = dict(index=idx, **_read_folder(folder, kind, names_a, names_b)); source = 'files'
-        if cache: source += ', cached' if _save_cache(cpath, fp, arrays) else ', read-only folder: memory only'
+        arrays = dict(index=idx, **_read_folder(folder, kind, names_a, names_b))
+        source = 'files'
+        if cache:
+            source += ', cached' if _save_cache(cpath, fp, arrays) else ', read-only folder: memory only'
     else:  # the rules may have changed since the cache was written: they cost milliseconds
         pa, pb = _Paths(folder, names_a), _Paths(folder, names_b)
-        if kind == 'mini_balls': check_boxes(arrays['labels'][..., 0], arrays['labels'][:, None, :, 1:], pb, pb)
+        if kind == 'mini_balls':
+            check_boxes(arrays['labels'][..., 0], arrays['labels'][:, None, :, 1:], pb, pb)
         else: check_boxes(arrays['presence'], arrays['boxes'], pa, pb)
     arrays = dict(arrays, folder=folder, names=names_a, source=source)
     if cache:
@@ -214,158 +232,85 @@ class FolderDataset(Dataset):
     def __init__(self, path, indices=None, *, cache:bool=True, _arrays=None):
         self.arrays = _arrays or open_folder(path, self.kind, cache)
         self.folder, idx = self.arrays['folder'], self.arrays['index']
-        self.rows = np.arange(len(idx)) if indices is None else self._rows(np.asarray(indices, dtype=np.int64).reshape(-1))
+        self.rows = (np.arange(len(idx)) if indices is None
+                     else self._rows(np.asarray(indices, dtype=np.int64).reshape(-1)))
         self.setup()
     def _rows(self, want):
-        idx = self.arrays['index']; pos = np.searchsorted(idx, want).clip(0, len(idx) - 1)
-        if (miss := want[idx[pos] != want]).size: raise DataError(self.folder, f'no item {miss[0]} (asked for by indices; '
-                                                                  f'{miss.size} missing)')
+        idx = self.arrays['index']
+        pos = np.searchsorted(idx, want).clip(0, len(idx) - 1)
+        if (miss := want[idx[pos] != want]).size:
+            raise DataError(self.folder, f'no item {miss[0]} (asked for by indices; '
+                            f'{miss.size} missing)')
         return pos
     def setup(self): pass
     def __len__(self): return len(self.rows)
     @property
-    def indices(self) -> list: "File indices of the items."; return self.arrays['index'][self.rows].tolist()
-    def subset(self, indices): "The same data restricted to file `indices`."; return type(self)(None, indices, _arrays=self.arrays)
+    def indices(self) -> list:
+        "File indices of the items."
+        return self.arrays['index'][self.rows].tolist()
+    def subset(self, indices):
+        "The same data restricted to file `indices`."
+        return type(self)(None, indices, _arrays=self.arrays)
     def __repr__(self): return f'{type(self).__name__}({str(self.folder)!r}, {len(self)} items)'
 
 # %% ../nbs/02_data.ipynb #fe1b4116
 class DetectionDataset(FolderDataset):
     "`mini_balls/` items `(img (3,100,100) float32 in [0,1], presence (9,) float32, boxes (9,4) px)`."
     def setup(self):
-        self.images = torch.from_numpy(self.arrays['images'])  # (N, 3, 100, 100) uint8, all rows of the folder
-        lab = torch.from_numpy(self.arrays['labels']); self.presence, self.boxes = lab[..., 0], lab[..., 1:].contiguous()
+        # (N, 3, 100, 100) uint8, all rows of the folder
+        self.images = torch.from_numpy(self.arrays['images'])
+        lab = torch.from_numpy(self.arrays['labels'])
+        self.presence, self.boxes = lab[..., 0], lab[..., 1:].contiguous()
     def __getitem__(self, i):
-        r = self.rows[i]; return self.images[r].float().div_(255), self.presence[r], self.boxes[r]
+        r = self.rows[i]
+        return self.images[r].float().div_(255), self.presence[r], self.boxes[r]
     def tensors(self):
         "All items at once: `(images uint8 (N,3,100,100), presence (N,9), boxes (N,9,4))`."
-        r = torch.from_numpy(self.rows); return self.images[r], self.presence[r], self.boxes[r]
+        r = torch.from_numpy(self.rows)
+        return self.images[r], self.presence[r], self.boxes[r]
 
 # %% ../nbs/02_data.ipynb #628d231a
 class PresentBoxesDataset(DetectionDataset):
     "`mini_balls/` items `(img, colours (3,) long, boxes (3,4) px)`: the three present balls in colour order."
     def setup(self):
         super().setup()
-        self.colours = torch.from_numpy(np.nonzero(self.arrays['labels'][..., 0])[1].reshape(-1, N_BALLS))  # (N, 3)
+        # (N, 3)
+        self.colours = torch.from_numpy(np.nonzero(self.arrays['labels'][..., 0])[1].reshape(-1, N_BALLS))
         self.boxes3 = torch.gather(self.boxes, 1, self.colours[..., None].expand(-1, -1, 4))  # (N, 3, 4)
     def __getitem__(self, i):
-        r = self.rows[i]; return self.images[r].float().div_(255), self.colours[r], self.boxes3[r]
+        r = self.rows[i]
+        return self.images[r].float().div_(255), self.colours[r], self.boxes3[r]
 
 # %% ../nbs/02_data.ipynb #30d3c5c8
 class SequenceDataset(FolderDataset):
-    "`mini_balls_seq/` items `(obs (n_obs,3,4), colours (9,), target (3,4))`: boxes of the 3 present balls, px."
+    """`mini_balls_seq/` items `(obs (n_obs,3,4), colours (9,), target (3,4))`: boxes of the 3 present balls,
+    px."""
     kind = 'mini_balls_seq'
     def __init__(self, path, indices=None, *, n_obs:int=N_OBS, cache:bool=True, _arrays=None):
-        self.n_obs = n_obs; super().__init__(path, indices, cache=cache, _arrays=_arrays)
+        self.n_obs = n_obs
+        super().__init__(path, indices, cache=cache, _arrays=_arrays)
     def setup(self):
         assert 1 <= self.n_obs < N_STEPS, f'n_obs must be in 1..{N_STEPS - 1}, got {self.n_obs}'
-        pres = self.arrays['presence']; self.colours = torch.from_numpy(pres)  # (N, 9)
+        pres = self.arrays['presence']
+        self.colours = torch.from_numpy(pres)  # (N, 9)
         cols = np.nonzero(pres)[1].reshape(-1, N_BALLS)  # (N, 3)
-        self.seq = torch.from_numpy(np.take_along_axis(self.arrays['boxes'], cols[:, None, :, None], 2))  # (N, 20, 3, 4)
+        # (N, 20, 3, 4)
+        self.seq = torch.from_numpy(np.take_along_axis(self.arrays['boxes'], cols[:, None, :, None], 2))
     def __getitem__(self, i):
-        r = self.rows[i]; return self.seq[r, :self.n_obs], self.colours[r], self.seq[r, self.n_obs]
+        r = self.rows[i]
+        return self.seq[r, :self.n_obs], self.colours[r], self.seq[r, self.n_obs]
     def subset(self, indices): return type(self)(None, indices, n_obs=self.n_obs, _arrays=self.arrays)
     def tensors(self):
         "All items at once: `(obs (N,n_obs,3,4), colours (N,9), target (N,3,4))`."
-        r = torch.from_numpy(self.rows); return self.seq[r, :self.n_obs], self.colours[r], self.seq[r, self.n_obs]
+        r = torch.from_numpy(self.rows)
+        return self.seq[r, :self.n_obs], self.colours[r], self.seq[r, self.n_obs]
 
 # %% ../nbs/02_data.ipynb #64a90a02
 class FullSequenceDataset(SequenceDataset):
     "`mini_balls_seq/` items `(seq (20,3,4), colours (9,))`: the whole sequence, for rollouts."
-    def __getitem__(self, i): r = self.rows[i]; return self.seq[r], self.colours[r]
-    def tensors(self): r = torch.from_numpy(self.rows); return self.seq[r], self.colours[r]
-
-# %% ../nbs/02_data.ipynb #fd853649
-SPLIT_NAME, SPLIT_PARTS = 'split.json', ('train', 'valid', 'test')
-
-def detection_indices(seq_ids) -> list:
-    "Image indices of sequences `seq_ids`: image `3s + k` is frame `DETECT_FRAMES[k]` of sequence `s`."
-    return [3*int(s) + k for s in seq_ids for k in range(len(DETECT_FRAMES))]
-
-# %% ../nbs/02_data.ipynb #c293e553
-def sequence_ids(data_dir) -> list:
-    "Sorted ids of the sequences in `data_dir`: of `mini_balls_seq/` and of the images of `mini_balls/`."
-    ids = set()
-    for kind in KINDS:
-        try: folder = find_folder(data_dir, kind)
-        except DataError: continue
-        idx = scan_pairs(folder, kind, fingerprint=False)[0]
-        ids |= set((idx // 3 if kind == 'mini_balls' else idx).tolist())
-    if not ids: raise DataError(data_dir, 'no mini_balls/ or mini_balls_seq/ data here')
-    return sorted(ids)
-
-# %% ../nbs/02_data.ipynb #1a6da49e
-def make_split(ids, seed:int=0, fractions=(0.8, 0.1, 0.1)) -> dict:
-    "Shuffle sequence `ids` with `seed` and cut them into train/valid/test (each sorted)."
-    ids = np.array(sorted(int(i) for i in ids)); n = len(ids)
-    perm = np.random.default_rng(seed).permutation(ids)
-    n_val, n_test = (max(1, round(f * n)) if n >= 3 else 0 for f in fractions[1:])
-    cut = n - n_val - n_test
-    return {'train': sorted(perm[:cut].tolist()), 'valid': sorted(perm[cut:cut + n_val].tolist()),
-            'test': sorted(perm[cut + n_val:].tolist())}
-
-# %% ../nbs/02_data.ipynb #23c858ca
-def _ids(part, v) -> list:
-    "Sequence ids from `'a:b'`, `(a, b)` (half-open ranges) or a list of ids."
-    try:
-        if isinstance(v, str): a, b = v.split(':'); return list(range(int(a), int(b)))
-        if isinstance(v, tuple): a, b = v; return list(range(int(a), int(b)))
-        return sorted(int(i) for i in v)
-    except (TypeError, ValueError): raise ValueError(f"split: part {part} = {v!r} is not a range 'A:B' or a list of ids") from None
-
-def parse_split(spec) -> dict:
-    "Sequence ids per part from `'train=0:5600,valid=5600:6300,test=6300:7000'` or a dict of ranges or lists."
-    if isinstance(spec, str):
-        try: spec = dict(kv.split('=', 1) for kv in spec.replace(' ', '').split(',') if kv)
-        except ValueError: raise ValueError(f"split {spec!r}: expected 'train=A:B,valid=C:D,test=E:F'") from None
-    if unknown := set(spec) - set(SPLIT_PARTS): raise ValueError(f'split: unknown part {unknown.pop()!r}; use {", ".join(SPLIT_PARTS)}')
-    out = {k: _ids(k, spec[k]) if k in spec else [] for k in SPLIT_PARTS}
-    seen = [i for v in out.values() for i in v]
-    if len(seen) != len(set(seen)): raise ValueError('split: a sequence is in two parts')
-    return out
-
-# %% ../nbs/02_data.ipynb #047d64b5
-def load_split(data_dir, spec=None, *, seed:int=0) -> dict:
-    "Train/valid/test sequence ids of `data_dir`: `spec` if given, else `split.json`, made and written on first use."
-    if spec is not None: return parse_split(spec)
-    path, ids = Path(data_dir)/SPLIT_NAME, sequence_ids(data_dir)
-    if not path.exists():
-        sp = make_split(ids, seed)
-        if writable(path.parent):  # else (read-only data) the split is recomputed, identically, each time
-            save_json(dict(sp, seed=seed, by='sequence', fractions=[0.8, 0.1, 0.1], n_sequences=len(ids)), path)
-        return sp
-    raw = load_json(path)
-    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), list) for k in SPLIT_PARTS):
-        raise DataError(path, f'expected lists {", ".join(SPLIT_PARTS)}')
-    sp = parse_split({k: raw[k] for k in SPLIT_PARTS})
-    if extra := sorted(set(ids) - {i for v in sp.values() for i in v}):
-        raise DataError(path, f'{len(extra)} sequence(s) of the data in no part (first: {extra[0]}); '
-                              'delete the file to draw a new split, or give explicit ranges')
-    return sp
-
-# %% ../nbs/02_data.ipynb #1e91e189
-TASKS = {'detect': DetectionDataset, 'present': PresentBoxesDataset, 'forecast': SequenceDataset,
-         'sequence': FullSequenceDataset}
-
-class Loaders(NamedTuple):
-    "The train, valid and test DataLoaders of one task."
-    train: DataLoader
-    valid: DataLoader
-    test: DataLoader
-
-# %% ../nbs/02_data.ipynb #72acdb15
-def get_datasets(data_dir, task:str='detect', split=None, *, seed:int=0, cache:bool=True, **kw) -> dict:
-    "The train/valid/test datasets of `task` (see `TASKS`) over `data_dir`, split by sequence."
-    if task not in TASKS: raise ValueError(f'unknown task {task!r}; choose one of {", ".join(TASKS)}')
-    cls, sp = TASKS[task], load_split(data_dir, split, seed=seed)
-    full = cls(data_dir, cache=cache, **kw); have = set(full.arrays['index'].tolist())
-    want = (lambda ids: detection_indices(ids)) if cls.kind == 'mini_balls' else (lambda ids: ids)
-    return {k: full.subset([i for i in want(sp[k]) if i in have]) for k in SPLIT_PARTS}
-
-# %% ../nbs/02_data.ipynb #cb3d0c34
-def get_dataloaders(data_dir, task:str='detect', bs:int=64, *, split=None, seed:int=0, num_workers:int=0,
-                    drop_last:bool=False, cache:bool=True, **kw) -> Loaders:
-    "Train (shuffled with `seed`), valid and test DataLoaders of `task` over `data_dir`."
-    dss, g = get_datasets(data_dir, task, split, seed=seed, cache=cache, **kw), torch.Generator().manual_seed(seed)
-    mk = lambda ds, train: DataLoader(ds, bs, shuffle=train and len(ds) > 0, generator=g if train else None,
-                                      num_workers=num_workers, drop_last=drop_last and train)
-    return Loaders(mk(dss['train'], True), mk(dss['valid'], False), mk(dss['test'], False))
+    def __getitem__(self, i):
+        r = self.rows[i]
+        return self.seq[r], self.colours[r]
+    def tensors(self):
+        r = torch.from_numpy(self.rows)
+        return self.seq[r], self.colours[r]

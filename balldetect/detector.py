@@ -26,15 +26,20 @@ __all__ = ['ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'DETECTOR_DEFAULTS', 'get_act
            'normal_noise', 'domain_randomise', 'DomainRandomCB']
 
 # %% ../nbs/06_detector.ipynb #45a7e080
-from .baselines import BOX_MAX  # largest box coordinate in the course data (x2, y2 <= 99): one definition
-ACTIVATIONS = dict(relu=nn.ReLU, leaky_relu=nn.LeakyReLU, elu=nn.ELU, tanh=nn.Tanh, silu=nn.SiLU, gelu=nn.GELU)
+# largest box coordinate in the course data (x2, y2 <= 99): one definition
+from .baselines import BOX_MAX
+ACTIVATIONS = dict(relu=nn.ReLU, leaky_relu=nn.LeakyReLU, elu=nn.ELU, tanh=nn.Tanh, silu=nn.SiLU,
+                   gelu=nn.GELU)
 
 def get_activation(name:str) -> nn.Module:
     "A new activation module by name (see `ACTIVATIONS`)."
-    if name not in ACTIVATIONS: raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
 
-def n_params(model:nn.Module) -> int: "Number of trainable parameters."; return sum(p.numel() for p in model.parameters() if p.requires_grad)
+def n_params(model:nn.Module) -> int:
+    "Number of trainable parameters."
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 # %% ../nbs/06_detector.ipynb #e20b2479
 def _conv(i, o, k, p=0): return ['conv2d', dict(in_channels=i, out_channels=o, kernel_size=k, padding=p)]
@@ -55,13 +60,16 @@ def spec_layers(spec, *,
                 bn_momentum:float=0.1, # ... with this running-average momentum
                 n_out:int=5 * N_COLOURS, # outputs of the last layer
                 in_shape=(3, IMG_SIZE, IMG_SIZE)) -> nn.Sequential:
-    "The `nn.Sequential` of layer `spec`, a list of `(kind, kwargs)` with kind conv2d, *_pooling, flatten or fully_connected."
+    """The `nn.Sequential` of layer `spec`, a list of `(kind, kwargs)` with kind conv2d, *_pooling, flatten or
+    fully_connected."""
     layers, x = [], torch.zeros(1, *in_shape)
     for i, (kind, kw) in enumerate(spec):
         last = i == len(spec) - 1
         if kind == 'fully_connected': new = [nn.Linear(x.shape[1], n_out if last else kw['out_features'])]
         elif kind in _LAYERS: new = [_LAYERS[kind](**kw)]
-        else: raise ValueError(f"unknown layer kind {kind!r}; choose one of {', '.join([*_LAYERS, 'fully_connected'])}")
+        else:
+            raise ValueError(f"unknown layer kind {kind!r}; "
+                             f"choose one of {', '.join([*_LAYERS, 'fully_connected'])}")
         if kind in ('conv2d', 'fully_connected') and not last:
             if batchnorm:
                 norm = nn.BatchNorm2d if kind == 'conv2d' else nn.BatchNorm1d
@@ -77,11 +85,12 @@ def spec_layers(spec, *,
 
 # %% ../nbs/06_detector.ipynb #13d71e77
 class RefDetector(nn.Module):
-    "The earlier solution's detector: a CNN from a layer spec, 9 presence logits + 9 boxes scaled by `BBOX_SCALE`."
+    """The earlier solution's detector: a CNN from a layer spec, 9 presence logits + 9 boxes scaled by
+    `BBOX_SCALE`."""
     def __init__(self, *,
                  spec:list|None=None, # layer spec, default `REF_SPEC` (its best)
                  activation:str='relu', dropout:float=0., # options after each hidden layer
-                 batchnorm:bool=True, # batch norm after every conv, as in its published best configuration ...
+                 batchnorm:bool=True, # batch norm after every conv, as in its published best config ...
                  bn_momentum:float=0.0736, # ... with its momentum
                  xavier:bool=True, # Xavier-uniform weights, zero biases
                  presence_weight:float=0.1, # weight of the presence BCE beside the box MSE
@@ -92,7 +101,9 @@ class RefDetector(nn.Module):
                                bn_momentum=bn_momentum)
         if xavier:
             for l in self.net:
-                if isinstance(l, (nn.Conv2d, nn.Linear)): nn.init.xavier_uniform_(l.weight); nn.init.zeros_(l.bias)
+                if isinstance(l, (nn.Conv2d, nn.Linear)):
+                    nn.init.xavier_uniform_(l.weight)
+                    nn.init.zeros_(l.bias)
         self.register_buffer('scale', torch.tensor(BBOX_SCALE), persistent=False)
 
     def forward(self, img): return self.net(img)  # (B, 45)
@@ -101,7 +112,8 @@ class RefDetector(nn.Module):
     def loss(self, raw, presence, boxes):
         logits, b = self.split(raw)
         se = (b - boxes / self.scale) ** 2                                                  # (B, 9, 4)
-        mse = (se * presence[..., None]).sum() / (4 * presence.sum()).clamp(min=1) if self.mask_absent else se.mean()
+        mse = ((se * presence[..., None]).sum() / (4 * presence.sum()).clamp(min=1) if self.mask_absent
+               else se.mean())
         return self.presence_weight * F.binary_cross_entropy_with_logits(logits, presence) + mse
 
     @torch.no_grad()
@@ -111,7 +123,8 @@ class RefDetector(nn.Module):
 
 # %% ../nbs/06_detector.ipynb #2b927f61
 def heatmap_targets(presence, boxes, *, stride:int=4, sigma_px:float=2.):
-    "Targets on the `100/stride` grid: heatmaps (B,9,H,W), flat centre cells (B,9), edges (B,9,4) in stride units."
+    """Targets on the `100/stride` grid: heatmaps (B,9,H,W), flat centre cells (B,9), edges (B,9,4) in stride
+    units."""
     H = IMG_SIZE // stride
     ctr = (boxes[..., :2] + boxes[..., 2:]) / 2 / stride                     # (B, 9, 2) x, y in cells
     cell = ctr.floor().clamp(0, H - 1)                                        # (B, 9, 2)
@@ -120,7 +133,8 @@ def heatmap_targets(presence, boxes, *, stride:int=4, sigma_px:float=2.):
     g = torch.arange(H, device=boxes.device, dtype=boxes.dtype)
     s2 = 2 * (sigma_px / stride) ** 2
     gx, gy = [torch.exp(-(g - cell[..., i, None]) ** 2 / s2) for i in (0, 1)]  # (B, 9, W), (B, 9, H)
-    heat = gy[..., :, None] * gx[..., None, :] * presence[..., None, None]   # (B, 9, H, W), 1 at the centre cell
+    # (B, 9, H, W), 1 at the centre cell
+    heat = gy[..., :, None] * gx[..., None, :] * presence[..., None, None]
     return heat, (cell[..., 1] * H + cell[..., 0]).long(), edges
 
 # %% ../nbs/06_detector.ipynb #06717db2
@@ -130,7 +144,8 @@ def gather_cells(x, idx):
     return x.flatten(3).gather(3, idx[:, :, None, None].expand(B, C, K, 1))[..., 0]
 
 def focal_loss(logits, heat, pos, alpha:float=2., beta:float=4.):
-    "CenterNet focal loss of heatmap `logits` against Gaussian targets `heat` with centre mask `pos`, per ball."
+    """CenterNet focal loss of heatmap `logits` against Gaussian targets `heat` with centre mask `pos`, per
+    ball."""
     logp, log1mp, p = F.logsigmoid(logits), F.logsigmoid(-logits), torch.sigmoid(logits)
     lpos = -((1 - p) ** alpha * logp * pos).sum()
     lneg = -((1 - heat) ** beta * p ** alpha * log1mp * (1 - pos)).sum()
@@ -145,7 +160,9 @@ def conv_bn(i:int, o:int, stride:int=1, act:str='relu') -> nn.Sequential:
 class HeatmapDetector(nn.Module):
     "Per-colour centre heatmaps + box edges on a 100/`stride` grid from a small fully-convolutional net."
     def __init__(self, *,
-                 width:int=32, stem:int=16, depth:int=3, # channels at 25x25, of the first conv, 3x3 convs at 25x25
+                 width:int=32, # channels at 25x25
+                 stem:int=16, # channels of the first conv
+                 depth:int=3, # 3x3 convs at 25x25
                  stride:int=4, # output grid: 4 -> 25x25, 2 -> 50x50 (one upsampling)
                  activation:str='relu', dropout:float=0., # activation of every conv; dropout before the head
                  sigma_px:float=2., # std of the Gaussian heatmap targets, px
@@ -157,7 +174,8 @@ class HeatmapDetector(nn.Module):
         self.stride, self.sigma_px, self.snap = stride, sigma_px, snap
         self.presence_weight, self.edge_weight = presence_weight, edge_weight
         a = activation
-        layers = [conv_bn(3, stem, 2, a), conv_bn(stem, width, 2, a), *[conv_bn(width, width, 1, a) for _ in range(depth)]]
+        layers = [conv_bn(3, stem, 2, a), conv_bn(stem, width, 2, a),
+                  *[conv_bn(width, width, 1, a) for _ in range(depth)]]
         if stride == 2: layers += [nn.Upsample(scale_factor=2), conv_bn(width, width, 1, a)]
         if dropout: layers.append(nn.Dropout2d(dropout))
         self.body, self.head = nn.Sequential(*layers), nn.Conv2d(width, 5 * N_COLOURS, 1)
@@ -171,26 +189,32 @@ class HeatmapDetector(nn.Module):
 
     def split(self, raw):
         "Heatmap logits (B,9,H,W) and edges (B,9,4,H,W) of `raw`, as float32."
-        raw = raw.float(); B, _, H, W = raw.shape
+        raw = raw.float()
+        B, _, H, W = raw.shape
         return raw[:, :N_COLOURS], raw[:, N_COLOURS:].reshape(B, N_COLOURS, 4, H, W)
 
 # %% ../nbs/06_detector.ipynb #eb71b771
 @patch
 def loss(self:HeatmapDetector, raw, presence, boxes):
-    "Focal loss on the heatmaps + BCE of each colour's peak against presence + L1 on the edges at the centres."
+    """Focal loss on the heatmaps + BCE of each colour's peak against presence + L1 on the edges at the
+    centres."""
     logits, edges = self.split(raw)
-    heat, idx, tedges = heatmap_targets(presence.float(), boxes.float(), stride=self.stride, sigma_px=self.sigma_px)
-    pos = torch.zeros_like(heat).flatten(2).scatter_(2, idx[..., None], 1).view_as(heat) * presence[..., None, None]
+    heat, idx, tedges = heatmap_targets(presence.float(), boxes.float(), stride=self.stride,
+                                        sigma_px=self.sigma_px)
+    pos = (torch.zeros_like(heat).flatten(2).scatter_(2, idx[..., None], 1).view_as(heat)
+           * presence[..., None, None])
     peak = logits.flatten(2).amax(2)                                          # (B, 9)
     l1 = ((gather_cells(edges, idx) - tedges).abs() * presence[..., None]).sum() / presence.sum().clamp(min=1)
-    return (focal_loss(logits, heat, pos) + self.presence_weight * F.binary_cross_entropy_with_logits(peak, presence)
+    return (focal_loss(logits, heat, pos)
+            + self.presence_weight * F.binary_cross_entropy_with_logits(peak, presence)
             + self.edge_weight * l1)
 
 @patch
 @torch.no_grad()
 def decode(self:HeatmapDetector, raw):
     "Presence probabilities (B,9) and boxes (B,9,4) px from the peak of each colour's heatmap."
-    logits, edges = self.split(raw); W = logits.shape[-1]
+    logits, edges = self.split(raw)
+    W = logits.shape[-1]
     peak, idx = logits.flatten(2).max(2)                                      # (B, 9)
     cc = (torch.stack([idx % W, idx // W], -1).float() + 0.5) * self.stride  # (B, 9, 2) cell centres, px
     e = gather_cells(edges, idx) * self.stride                                # (B, 9, 4)
@@ -199,7 +223,8 @@ def decode(self:HeatmapDetector, raw):
 
 # %% ../nbs/06_detector.ipynb #d0a1a002
 def _neighbours(x, dim:int):
-    "The values one pixel before and one after along `dim` (2: rows, 3: columns) of images (B,C,H,W), edges repeated."
+    """The values one pixel before and one after along `dim` (2: rows, 3: columns) of images (B,C,H,W), edges
+    repeated."""
     pad = (1, 1, 0, 0) if dim == 3 else (0, 0, 1, 1)
     xp = F.pad(x, pad, mode='replicate')
     n = x.shape[dim]
@@ -217,7 +242,8 @@ def shift_images(img, d):
 
 # %% ../nbs/06_detector.ipynb #d0a1a005
 def _jpeg_round_trip(img, quality:int):
-    "Images (B,3,H,W) float in [0,1] encoded as JPEG at `quality` (4:2:0, as the course files) and decoded, on the CPU."
+    """Images (B,3,H,W) float in [0,1] encoded as JPEG at `quality` (4:2:0, as the course files) and decoded,
+    on the CPU."""
     u8 = img.mul(255).round_().clamp_(0, 255).to('cpu', torch.uint8).permute(0, 2, 3, 1).numpy()
     round_trip = lambda x: np.asarray(Image.open(io.BytesIO(encode_jpeg(x, quality))))
     if img.device.type == 'cpu':
@@ -228,10 +254,12 @@ def _jpeg_round_trip(img, quality:int):
     return torch.from_numpy(np.stack(back)).permute(0, 3, 1, 2).to(img.device, img.dtype) / 255
 
 def normal_noise(shape, device):
-    "Standard normal noise of `shape` on `device`: drawn by torch's global CPU generator for the CPU, else on the device."
+    """Standard normal noise of `shape` on `device`: drawn by torch's global CPU generator for the CPU, else
+    on the device."""
     if device.type == 'cpu':
         return torch.randn(shape)
-    seed = int(torch.randint(2 ** 62, ()))                              # from the global generator: seeded runs repeat
+    # from the global generator: seeded runs repeat
+    seed = int(torch.randint(2 ** 62, ()))
     return torch.randn(shape, generator=torch.Generator(device).manual_seed(seed), device=device)
 
 def _blur3(x, side:float):
@@ -249,9 +277,11 @@ def domain_randomise(img, boxes, *,
                      jpeg_p:float=0.3,          # share of batches re-encoded as JPEG ...
                      jpeg_quality=(55, 90),     # ... at a quality drawn in this range
                      shift_px:float=0.5):       # image and boxes moved together by up to this (at most 1)
-    "Randomised copies of images (B,3,H,W) float in [0,1] and their boxes (B,9,4) px; draws from torch's global generator."
+    """Randomised copies of images (B,3,H,W) float in [0,1] and their boxes (B,9,4) px; draws from torch's
+    global generator."""
     B, dev = len(img), img.device
-    rand = lambda *s: torch.rand(*s).to(dev)                            # draws on the CPU: same numbers on any device
+    # draws on the CPU: same numbers on any device
+    rand = lambda *s: torch.rand(*s).to(dev)
     d = (rand(B, 2) * 2 - 1) * shift_px
     out = shift_images(img, d)
     moved = (boxes + d.repeat(1, 2)[:, None]).clamp(0, IMG_SIZE - 1)
@@ -269,7 +299,8 @@ def domain_randomise(img, boxes, *,
 
 # %% ../nbs/06_detector.ipynb #d0a1a008
 class DomainRandomCB(Callback):
-    "In training, replace detection batches `(img, presence, boxes)` by `domain_randomise`d ones (see its settings)."
+    """In training, replace detection batches `(img, presence, boxes)` by `domain_randomise`d ones (see its
+    settings)."""
     order = -8  # after DeviceCB, before mixed precision
     def __init__(self, **settings): self.settings = settings
     def before_batch(self, learn):
@@ -283,6 +314,8 @@ DETECTORS = {'ref': RefDetector, 'heatmap': HeatmapDetector}
 DETECTOR_DEFAULTS = {
     'ref': dict(lr=6.537e-4, wd=6.84e-6, bs=16, opt='adam', sched=dict(name='step', step_size=40, gamma=0.3),
                 epochs=dict(smoke=2, default=6, full=400), patience=dict(smoke=2, default=6, full=30)),
-    'heatmap': dict(lr=dict(smoke=3e-3, default=3e-3, full=6e-3), wd=1e-4, bs=dict(smoke=64, default=64, full=512), opt='adamw', sched=dict(name='onecycle', pct_start=0.2),
+    'heatmap': dict(lr=dict(smoke=3e-3, default=3e-3, full=6e-3), wd=1e-4,
+                    bs=dict(smoke=64, default=64, full=512), opt='adamw',
+                    sched=dict(name='onecycle', pct_start=0.2),
                     epochs=dict(smoke=2, default=8, full=60), patience=dict(smoke=2, default=8, full=15)),
 }

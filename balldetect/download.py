@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib, http.client, os, re, shutil, tarfile, tempfile, urllib.error, urllib.request
 from pathlib import Path
 from .core import DataError, atomic_path, datasets_dir, load_json, save_json
-from .data import KINDS, SPLIT_PARTS, load_split, open_folder
+from .data import KINDS, open_folder
+from .split import SPLIT_PARTS, load_split
 
 # %% auto #0
 __all__ = ['BASE_URL', 'URL_ENV', 'ARCHIVES', 'ARCHIVE_OF', 'sha256_file', 'fetch', 'safe_extract', 'lay_out', 'download',

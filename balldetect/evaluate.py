@@ -13,7 +13,8 @@ import torch
 from torch import nn
 from PIL import Image, UnidentifiedImageError
 from .core import COLOURS, IMG_SIZE, N_BALLS, DataError, datasets_dir, save_json
-from .data import DetectionDataset, SequenceDataset, detection_indices, load_split
+from .data import DetectionDataset, SequenceDataset
+from .split import detection_indices, load_split
 from .models import (baseline_scores, check_task, format_scores, load_model,
                                model_scores)
 from .learner import get_preds
@@ -27,40 +28,51 @@ __all__ = ['EVAL_DATASETS', 'parse_indices', 'eval_dataset', 'evaluate', 'read_i
 
 # %% ../nbs/08b_evaluate.ipynb #4b60220c
 def parse_indices(spec:str, available:list) -> list:
-    "Ids selected by `spec` ('a:b', 'a:', ':b', 'n' or 'a,b,c'); open ends take the bounds of `available`; ':' takes all of it."
+    """Ids selected by `spec` ('a:b', 'a:', ':b', 'n' or 'a,b,c'); open ends take the bounds of `available`;
+    ':' takes all of it."""
     if spec.strip() == ':': return list(available)                       # every item there is, gaps and all
     try:
         if ':' in spec:
             a, b = spec.split(':')
-            return list(range(int(a) if a.strip() else min(available), int(b) if b.strip() else max(available) + 1))
+            return list(range(int(a) if a.strip() else min(available),
+                              int(b) if b.strip() else max(available) + 1))
         return [int(s) for s in spec.split(',') if s.strip()]
-    except ValueError: raise ValueError(f"indices {spec!r}: expected a:b, a:, :b, n or a,b,c (integers)") from None
+    except ValueError:
+        raise ValueError(f"indices {spec!r}: expected a:b, a:, :b, n or a,b,c (integers)") from None
 
 # %% ../nbs/08b_evaluate.ipynb #dfae8ad1
 EVAL_DATASETS = {'detect': DetectionDataset, 'forecast': SequenceDataset}
 
 def eval_dataset(task:str, data_dir, indices:str|None=None, split:str='test', max_items:int|None=None):
-    "The items of `data_dir` to score: `indices` if given, else part `split` of its split (at most `max_items`)."
+    """The items of `data_dir` to score: `indices` if given, else part `split` of its split (at most
+    `max_items`)."""
     full = EVAL_DATASETS[check_task(task)](data_dir)
     if indices is not None: ids = parse_indices(str(indices), full.indices)
     else:
         parts = load_split(data_dir)
-        if split not in parts: raise ValueError(f"unknown split part {split!r}; choose one of {', '.join(parts)}")
+        if split not in parts:
+            raise ValueError(f"unknown split part {split!r}; choose one of {', '.join(parts)}")
         have = set(full.indices)
-        ids = [i for i in (detection_indices(parts[split]) if task == 'detect' else parts[split]) if i in have]
+        ids = [i for i in (detection_indices(parts[split]) if task == 'detect' else parts[split])
+               if i in have]
     if max_items: ids = ids[:max_items]
-    if not ids: raise DataError(data_dir, f"no {task} items selected ({f'indices {indices}' if indices else f'split part {split}'})")
+    if not ids:
+        what = f'indices {indices}' if indices else f'split part {split}'
+        raise DataError(data_dir, f"no {task} items selected ({what})")
     return full.subset(ids)
 
 # %% ../nbs/08b_evaluate.ipynb #ffd09500
 def evaluate(model, data_dir, *, task:str|None=None, indices:str|None=None, split:str='test', bs:int=128,
              device='auto', baselines:bool=True, max_items:int|None=None) -> dict:
     "Metrics of `model` (module or checkpoint path) and of the baselines on items of `data_dir`."
-    if not isinstance(model, nn.Module): model, ck = load_model(model, task, device); task = ck['config']['task']
+    if not isinstance(model, nn.Module):
+        model, ck = load_model(model, task, device)
+        task = ck['config']['task']
     if task is None: raise ValueError("evaluate: give `task` ('detect' or 'forecast') with a model object")
     ds = eval_dataset(task, data_dir, indices, split, max_items)
-    res = dict(task=task, data_dir=str(data_dir), items=f'indices {indices}' if indices is not None else f'split {split}',
-               n_items=len(ds), scores=model_scores(model, ds, task, bs=bs, device=device))
+    res = dict(task=task, data_dir=str(data_dir),
+               items=f'indices {indices}' if indices is not None else f'split {split}', n_items=len(ds),
+               scores=model_scores(model, ds, task, bs=bs, device=device))
     if baselines: res['baselines'] = baseline_scores(task, ds)
     return res
 
@@ -68,30 +80,39 @@ def evaluate(model, data_dir, *, task:str|None=None, indices:str|None=None, spli
 def read_image(path) -> np.ndarray:
     "uint8 `(100, 100, 3)` RGB pixels of an image file; `DataError` when unreadable or of another size."
     try:
-        with Image.open(path) as im: im.load(); im = im.convert('RGB')
+        with Image.open(path) as im:
+            im.load()
+            im = im.convert('RGB')
     except FileNotFoundError: raise DataError(path, 'no such image file') from None
-    except (UnidentifiedImageError, OSError) as e: raise DataError(path, f'not a readable image ({e})') from None
-    if im.size != (IMG_SIZE, IMG_SIZE): raise DataError(path, f'image is {im.width}x{im.height}; the detectors take {IMG_SIZE}x{IMG_SIZE}')
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(path, f'not a readable image ({e})') from None
+    if im.size != (IMG_SIZE, IMG_SIZE):
+        raise DataError(path, f'image is {im.width}x{im.height}; the detectors take {IMG_SIZE}x{IMG_SIZE}')
     return np.asarray(im)
 
 # %% ../nbs/08b_evaluate.ipynb #080ada96
 def predict(model, images, *, device='cpu', bs:int=256) -> list:
-    "Per image (file path or uint8 `(100,100,3)` array): the 3 most likely colours, their probabilities and boxes (px)."
+    """Per image (file path or uint8 `(100,100,3)` array): the 3 most likely colours, their probabilities and
+    boxes (px)."""
     if not isinstance(model, nn.Module): model, _ = load_model(model, 'detect', device)
     names = [str(p) if isinstance(p, (str, Path)) else f'image {i}' for i, p in enumerate(images)]
-    x = torch.from_numpy(np.stack([read_image(p) if isinstance(p, (str, Path)) else np.asarray(p, np.uint8) for p in images]))
+    x = torch.from_numpy(np.stack([read_image(p) if isinstance(p, (str, Path)) else np.asarray(p, np.uint8)
+                                   for p in images]))
     x = x.permute(0, 3, 1, 2).float() / 255  # (N, 3, 100, 100)
     (probs, boxes), _ = get_preds(model, [(x[i:i+bs],) for i in range(0, len(x), bs)], n_inp=1, device=device)
     out = []
     for name, p, b in zip(names, probs, boxes):
         top = sorted(p.argsort(descending=True)[:N_BALLS].tolist())
-        out.append(dict(image=name, colours=[COLOURS[k] for k in top], probs={c: round(float(v), 4) for c, v in zip(COLOURS, p)},
-                        boxes={COLOURS[k]: [round(float(v), 2) for v in b[k]] for k in top}, presence=p.tolist(), all_boxes=b.tolist()))
+        out.append(dict(image=name, colours=[COLOURS[k] for k in top],
+                        probs={c: round(float(v), 4) for c, v in zip(COLOURS, p)},
+                        boxes={COLOURS[k]: [round(float(v), 2) for v in b[k]] for k in top},
+                        presence=p.tolist(), all_boxes=b.tolist()))
     return out
 
 def format_prediction(r:dict) -> str:
     "One line per image: `name: colour p [x1, y1, x2, y2]; ...`."
-    return f"{r['image']}: " + '; '.join(f"{c} {r['probs'][c]:.2f} [{', '.join(f'{v:.1f}' for v in r['boxes'][c])}]" for c in r['colours'])
+    return f"{r['image']}: " + '; '.join(
+        f"{c} {r['probs'][c]:.2f} [{', '.join(f'{v:.1f}' for v in r['boxes'][c])}]" for c in r['colours'])
 
 # %% ../nbs/08b_evaluate.ipynb #cd88576c
 def add_evaluate_args(p:argparse.ArgumentParser):
@@ -99,8 +120,11 @@ def add_evaluate_args(p:argparse.ArgumentParser):
     p.add_argument('--model', help='detect or forecast: checked against the checkpoint')
     p.add_argument('--checkpoint', required=True, help='best.pt of a training run')
     p.add_argument('--data-dir', help='dataset folder (default: the one the checkpoint was trained on)')
-    p.add_argument('--indices', help='a:b (half-open): image ids for detect, sequence ids for forecast (default: the test split)')
-    p.add_argument('--split', default='test', help='part of split.json to score when no --indices (train, valid, test)')
+    p.add_argument('--indices',
+                   help='a:b (half-open): image ids for detect, sequence ids for forecast '
+                        '(default: the test split)')
+    p.add_argument('--split', default='test',
+                   help='part of split.json to score when no --indices (train, valid, test)')
     p.add_argument('--json', help='also write the results to this JSON file')
     p.add_argument('--device', default='auto', help='auto, cpu, cuda, ...')
     p.add_argument('--bs', type=int, default=128, help='batch size')
@@ -113,9 +137,12 @@ def run_evaluate(args) -> int:
     res = evaluate(model, data_dir, task=ck['config']['task'], indices=args.indices, split=args.split,
                    bs=args.bs, device=args.device, baselines=not args.no_baselines)
     res['checkpoint'] = str(args.checkpoint)
-    print(f"{res['task']} {ck['config']['arch']} on {res['data_dir']} ({res['items']}, {res['n_items']} items)")
+    print(f"{res['task']} {ck['config']['arch']} on {res['data_dir']} "
+          f"({res['items']}, {res['n_items']} items)")
     print(format_scores(res['scores'], res.get('baselines'), ck['config']['arch']))
-    if args.json: save_json(res, args.json); print(f'wrote {args.json}')
+    if args.json:
+        save_json(res, args.json)
+        print(f'wrote {args.json}')
     return 0
 
 # %% ../nbs/08b_evaluate.ipynb #8ea66f98
@@ -141,9 +168,12 @@ def run_predict(args) -> int:
         from balldetect.viz import draw_boxes
         for r, im, path in zip(preds, args.images, png_paths(args.out_png, args.images)):
             path.parent.mkdir(parents=True, exist_ok=True)
-            top = np.isin(np.arange(len(COLOURS)), [COLOURS.index(c) for c in r['colours']])  # the 3 colours printed
-            b = np.array(r['all_boxes']); b = np.concatenate([np.minimum(b[:, :2], b[:, 2:]), np.maximum(b[:, :2], b[:, 2:])], 1)
-            draw_boxes(read_image(im), b, top.astype(np.float32)).save(path)  # (corners sorted: an untrained model may invert them)
+            # the 3 colours printed
+            top = np.isin(np.arange(len(COLOURS)), [COLOURS.index(c) for c in r['colours']])
+            b = np.array(r['all_boxes'])
+            b = np.concatenate([np.minimum(b[:, :2], b[:, 2:]), np.maximum(b[:, :2], b[:, 2:])], 1)
+            # (corners sorted: an untrained model may invert them)
+            draw_boxes(read_image(im), b, top.astype(np.float32)).save(path)
             print(f'wrote {path}')
     if args.json: save_json(preds, args.json)
     return 0

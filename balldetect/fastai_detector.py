@@ -21,7 +21,7 @@ from fastai.vision.all import (ConvLayer, DataLoaders, Learner, Normalize, ResBl
                                init_cnn, num_features_model, resnet18, resnet34, xresnet18, xresnet34)
 from .core import (COLOURS, COLOUR_RGB, N_COLOURS, IMG_SIZE, get_device, get_profile, save_json,
                              seed_everything)
-from .data import get_datasets
+from .split import get_datasets
 from .fastai_glue import FastaiItems, fit_fastai, subsample, torch_threads
 from .metrics import colour_confusion, detection_metrics
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from fastai.vision.all import Callback, DataLoaders, Learner, LinBnDrop, Metric, TfmdDL
 from .core import (DataError, N_BALLS, N_COLOURS, N_STEPS, get_device, get_profile, save_json,
                              seed_everything)
-from .data import get_datasets
+from .split import get_datasets
 from .metrics import forecast_metrics, rollout_metrics
 from .forecaster import FORECASTERS, pad_steps, rollout_model
 from .fastai_glue import FastaiItems, fit_fastai, subsample, torch_threads

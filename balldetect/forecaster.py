@@ -44,7 +44,8 @@ def mlp(*dims, act=nn.SiLU, p_drop:float=0., last_act:bool=False):
 
 # %% ../nbs/07_forecaster.ipynb #219ec5f6
 class RefMLPForecaster(nn.Module):
-    "The earlier solution's forecaster: an MLP from 19 x 3 boxes + 9 colour flags to the 3 boxes of the next step."
+    """The earlier solution's forecaster: an MLP from 19 x 3 boxes + 9 colour flags to the 3 boxes of the next
+    step."""
     def __init__(self, *, widths:list=(512, 256, 128, 128), # hidden layer widths
                  p_drop:float=0.45, # dropout after each hidden layer
                  n_obs:int=N_OBS): # observed steps the MLP sees (shorter histories are padded)
@@ -60,7 +61,8 @@ class RefMLPForecaster(nn.Module):
 
 # %% ../nbs/07_forecaster.ipynb #7095fc89
 def bounce_stats(v, thresh:float=1.0):
-    "Per ball and axis, mean speed ratio after/before past bounces (1 if none) and their count, from velocities `(B, T, 3, 2)`."
+    """Per ball and axis, mean speed ratio after/before past bounces (1 if none) and their count, from
+    velocities `(B, T, 3, 2)`."""
     if v.shape[1] < 2: return torch.ones_like(v[:, 0]), torch.zeros_like(v[:, 0])
     a, b = v[:, :-1], v[:, 1:]
     flip = ((a * b) < 0) & (a.abs() > thresh)                          # (B, T-1, 3, 2)
@@ -70,13 +72,15 @@ def bounce_stats(v, thresh:float=1.0):
 
 # %% ../nbs/07_forecaster.ipynb #f456146a
 def ball_centres(obs):
-    "Clip-aware ball centres `(B, k, 3, 2)` and sizes `(B, 3, 2)` of boxes `(B, k, 3, 4)`, as tensors like `obs`."
+    """Clip-aware ball centres `(B, k, 3, 2)` and sizes `(B, 3, 2)` of boxes `(B, k, 3, 4)`, as tensors like
+    `obs`."""
     c, size = centres_sizes(obs)
     return obs.new_tensor(c), obs.new_tensor(size)
 
 # %% ../nbs/07_forecaster.ipynb #7517d67c
 def ball_features(obs, n_hist:int=4):
-    "Per-ball features `(B, 3, F)` of boxes `(B, k, 3, 4)`, and the reflecting baseline's next boxes `(B, 3, 4)`."
+    """Per-ball features `(B, 3, F)` of boxes `(B, k, 3, 4)`, and the reflecting baseline's next boxes `(B, 3,
+    4)`."""
     B, k = obs.shape[:2]
     lo, hi = obs.new_tensor(CENTRE_MIN), obs.new_tensor(CENTRE_MAX)
     base = const_velocity_reflect(obs).to(obs.dtype)                   # (B, 3, 4)
@@ -99,7 +103,8 @@ def ball_features(obs, n_hist:int=4):
 
 # %% ../nbs/07_forecaster.ipynb #296d9f14
 def pair_features(obs, base):
-    "Pairwise features `(B, 3, 3, 9)` from observed boxes `(B, k, 3, 4)` and the baseline's next boxes `(B, 3, 4)`."
+    """Pairwise features `(B, 3, 3, 9)` from observed boxes `(B, k, 3, 4)` and the baseline's next boxes `(B,
+    3, 4)`."""
     c2 = ball_centres(obs[:, -2:])[0]                                   # (B, 2, 3, 2)
     c, v = c2[:, 1], c2[:, 1] - c2[:, 0]                                # (B, 3, 2)
     cb = (base[..., :2] + base[..., 2:]) / 2
@@ -107,10 +112,12 @@ def pair_features(obs, base):
     dc, dv, db = rel(c), rel(v), rel(cb)
     dist = dc.norm(dim=-1, keepdim=True)
     closing = (dc * dv).sum(-1, keepdim=True) / dist.clamp_min(1)      # < 0 when approaching
-    return torch.cat([dc / 20, dist / 20, dv / 5, db / 20, db.norm(dim=-1, keepdim=True) / 20, closing / 5], -1)
+    return torch.cat([dc / 20, dist / 20, dv / 5, db / 20, db.norm(dim=-1, keepdim=True) / 20, closing / 5],
+                     -1)
 
 # %% ../nbs/07_forecaster.ipynb #a7c1e0f2
-MIRROR_SUM = tuple(a + b for a, b in zip(CENTRE_MIN, CENTRE_MAX))   # (99.5, 98.5): x -> 99.5 - x, y -> 98.5 - y
+# (99.5, 98.5): x -> 99.5 - x, y -> 98.5 - y
+MIRROR_SUM = tuple(a + b for a, b in zip(CENTRE_MIN, CENTRE_MAX))
 MIRRORS = ((False, False), (True, False), (False, True), (True, True))  # (flip x, flip y)
 
 def mirror_boxes(boxes, flip):
@@ -140,12 +147,14 @@ class PhysicsForecaster(nn.Module):
 
     def step(self, obs, colours):
         "Next boxes `(B, 3, 4)` px from boxes `obs (B, k, 3, 4)`, without mirroring."
-        assert obs.shape[1] >= 3, f"the physics forecaster needs at least 3 observed steps, got {obs.shape[1]}"
+        assert obs.shape[1] >= 3, (f"the physics forecaster needs at least 3 observed steps, "
+                                   f"got {obs.shape[1]}")
         with torch.no_grad(): fb, base = ball_features(obs, self.n_hist)          # (B, 3, F), (B, 3, 4)
         if self.use_colour: fb = torch.cat([fb, F.one_hot(ball_colours(colours), N_COLOURS).to(fb.dtype)], -1)
         h = self.enc(fb)                                                         # (B, 3, H)
         hi, hj = h[:, :, None].expand(-1, -1, N_BALLS, -1), h[:, None].expand(-1, N_BALLS, -1, -1)
-        eff = self.rel(torch.cat([hi, hj, pair_features(obs, base)], -1))        # (B, 3, 3, H) effect of j on i
+        # (B, 3, 3, H) effect of j on i
+        eff = self.rel(torch.cat([hi, hj, pair_features(obs, base)], -1))
         eff = eff * (1 - torch.eye(N_BALLS, device=h.device))[None, :, :, None]  # no self-interaction
         return base + self.dec(torch.cat([h, eff.sum(2)], -1))                   # (B, 3, 4) px
 
@@ -173,9 +182,11 @@ def error_parts(pred, target):
 # %% ../nbs/07_forecaster.ipynb #b8d2e0a4
 def contact_kinds(seq, touch:float=12., # centre distance (px) at which two balls touch
                   moving:float=1.): # smallest speed (px/step) along an axis whose reversal counts as a bounce
-    "What each ball `(N, 3)` meets between the last two steps of boxes `seq (N, T, 3, 4)`: 'ball', 'wall' or 'none'."
+    """What each ball `(N, 3)` meets between the last two steps of boxes `seq (N, T, 3, 4)`: 'ball', 'wall' or
+    'none'."""
     c = centres_sizes(seq)[0][:, -3:]                                      # (N, 3 steps, 3 balls, 2)
-    gap = np.linalg.norm(c[:, 1:, :, None] - c[:, 1:, None], axis=-1).min(1)   # (N, 3, 3) over the last 2 steps
+    # (N, 3, 3) over the last 2 steps
+    gap = np.linalg.norm(c[:, 1:, :, None] - c[:, 1:, None], axis=-1).min(1)
     gap[:, np.arange(N_BALLS), np.arange(N_BALLS)] = np.inf
     before, after = c[:, 1] - c[:, 0], c[:, 2] - c[:, 1]                   # (N, 3, 2) displacements
     near = np.minimum(c[:, 1] - CENTRE_MIN, np.asarray(CENTRE_MAX) - c[:, 1]) < np.abs(before) + 2
@@ -186,21 +197,26 @@ def contact_kinds(seq, touch:float=12., # centre distance (px) at which two ball
 SPEED_BINS = (0., 2., 4., 6., 9., float('inf'))  # px/step
 
 def error_breakdown(pred, seq, speed_bins=SPEED_BINS) -> dict:
-    "MSE (px^2) of forecasts `pred (N, 3, 4)` of the last step of `seq (N, T, 3, 4)` by contact and speed, each split in centre + size."
+    """MSE (px^2) of forecasts `pred (N, 3, 4)` of the last step of `seq (N, T, 3, 4)` by contact and speed,
+    each split in centre + size."""
     s = as_numpy(seq)
     centre, size = error_parts(pred, s[:, -1])                             # (N, 3) each
     c = centres_sizes(s[:, :-1])[0]
     speed = np.linalg.norm(c[:, -1] - c[:, -2], axis=-1)                   # (N, 3) last observed px/step
     kinds, bins = contact_kinds(s), np.digitize(speed, speed_bins[1:-1])
-    groups = {'all': np.ones(centre.shape, bool), **{f'contact: {k}': kinds == k for k in ('none', 'wall', 'ball')}}
-    groups |= {f'speed {a:g}-{b:g} px': bins == i for i, (a, b) in enumerate(zip(speed_bins[:-1], speed_bins[1:]))}
+    groups = {'all': np.ones(centre.shape, bool),
+              **{f'contact: {k}': kinds == k for k in ('none', 'wall', 'ball')}}
+    groups |= {f'speed {a:g}-{b:g} px': bins == i
+               for i, (a, b) in enumerate(zip(speed_bins[:-1], speed_bins[1:]))}
     total, mean = (centre + size).sum(), lambda x, m: float(x[m].mean()) if m.any() else float('nan')
     return {g: dict(balls=float(m.mean()), mse_px2=mean(centre + size, m), centre_px2=mean(centre, m),
-                    size_px2=mean(size, m), error_share=float((centre + size)[m].sum() / total)) for g, m in groups.items()}
+                    size_px2=mean(size, m), error_share=float((centre + size)[m].sum() / total))
+            for g, m in groups.items()}
 
 # %% ../nbs/07_forecaster.ipynb #8e107a29
 class RandomWindowCB(Callback):
-    "In training, replace batches `(obs, colours, target)` by random windows of `k_min`..T-1 observed steps and the next."
+    """In training, replace batches `(obs, colours, target)` by random windows of `k_min`..T-1 observed steps
+    and the next."""
     order = -8  # after DeviceCB, before mixed precision
     def __init__(self, k_min:int=3): self.k_min = k_min
     def before_batch(self, learn):
@@ -209,7 +225,8 @@ class RandomWindowCB(Callback):
         seq = torch.cat([obs, target[:, None]], 1)                       # (B, T, 3, 4)
         B, T = seq.shape[:2]
         k = int(torch.randint(self.k_min, T, ()))
-        idx = (torch.randint(0, T - k, (B, 1)) + torch.arange(k + 1)).to(seq.device)   # (B, k+1) steps of each window
+        # (B, k+1) steps of each window
+        idx = (torch.randint(0, T - k, (B, 1)) + torch.arange(k + 1)).to(seq.device)
         win = seq[torch.arange(B, device=seq.device)[:, None], idx]      # (B, k+1, 3, 4)
         learn.batch = (win[:, :k], colours, win[:, k])
 
@@ -225,7 +242,8 @@ FORECASTER_DEFAULTS = {
 # %% ../nbs/07_forecaster.ipynb #df9f41b6
 @torch.no_grad()
 def rollout_model(model, obs, colours, n_future:int, bs:int=2048):
-    "Forecast `n_future` steps after `obs (N, k, 3, 4)` px by feeding predictions back: `(N, n_future, 3, 4)` px."
+    """Forecast `n_future` steps after `obs (N, k, 3, 4)` px by feeding predictions back: `(N, n_future, 3,
+    4)` px."""
     model.eval()
     dev = next(model.parameters()).device
     obs, colours = torch.as_tensor(obs, dtype=torch.float32), torch.as_tensor(colours, dtype=torch.float32)

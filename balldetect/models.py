@@ -34,7 +34,8 @@ def check_task(task) -> str:
 
 # %% ../nbs/07c_models.ipynb #e8b3f4a5
 def upgrade_config(config:dict) -> dict:
-    "A copy of `config` in today's terms: the task under `task` (older configs name it `model`), and the old `ref`."
+    """A copy of `config` in today's terms: the task under `task` (older configs name it `model`), and the old
+    `ref`."""
     config = dict(config)
     old = config.pop('model', None)
     if config.get('task') is None and old is not None:
@@ -53,13 +54,15 @@ def registry(task:str) -> tuple:
 def build_model(task:str, arch:str, arch_kwargs:dict|None=None) -> nn.Module:
     "A fresh `arch` model of `task` built with keyword arguments `arch_kwargs`."
     models, _ = registry(task)
-    if arch not in models: raise ValueError(f"unknown {task} arch {arch!r}; choose one of {', '.join(models)}")
+    if arch not in models:
+        raise ValueError(f"unknown {task} arch {arch!r}; choose one of {', '.join(models)}")
     try: return models[arch](**(arch_kwargs or {}))
     except TypeError as e: raise ValueError(f"bad arch_kwargs for {task} arch {arch!r}: {e}") from None
 
 # %% ../nbs/07c_models.ipynb #3cb33501
 def load_model(checkpoint, task:str|None=None, device='cpu') -> tuple:
-    "The model stored in `checkpoint` (eval mode, on `device`) and the checkpoint dict; `task` checks its kind."
+    """The model stored in `checkpoint` (eval mode, on `device`) and the checkpoint dict; `task` checks its
+    kind."""
     ck = load_checkpoint(checkpoint)
     cfg = ck['config'] = upgrade_config(ck.get('config') or {})
     weights = ck.get('model', (ck.get('state') or {}).get('model'))
@@ -96,5 +99,6 @@ def format_scores(scores:dict, baselines:dict|None=None, name:str='model') -> st
     keys = [k for k in scores if isinstance(scores[k], (int, float))]
     w = max(len(r) for r in rows)
     lines = [f"{'':{w}}  " + '  '.join(f'{k:>13}' for k in keys)]
-    lines += [f'{r:{w}}  ' + '  '.join(f'{m.get(k, float("nan")):13.4f}' for k in keys) for r, m in rows.items()]
+    lines += [f'{r:{w}}  ' + '  '.join(f'{m.get(k, float("nan")):13.4f}' for k in keys)
+              for r, m in rows.items()]
     return '\n'.join(lines)

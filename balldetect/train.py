@@ -10,13 +10,14 @@ import argparse, errno, hashlib, json, os, sys, time
 from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
-from .core import (DataError, PROFILES, datasets_dir, get_profile, sim_data_dir, load_json, runs_dir, save_json,
-                             seed_everything, folder_lock)
-from .data import get_datasets
+from .core import (DataError, PROFILES, datasets_dir, get_profile, sim_data_dir, load_json,
+                             runs_dir, save_json, seed_everything, folder_lock)
+from .split import get_datasets
 from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
-from .learner import Learner, NonFiniteLossError, SingleBatchCB, parse_sched, schedule_fallback, to_plain
-from .callbacks import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB, TimeBudgetCB,
-                                  load_checkpoint)
+from .learner import (Learner, NonFiniteLossError, SingleBatchCB, parse_sched, schedule_fallback,
+                                to_plain)
+from .callbacks import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB,
+                                  TimeBudgetCB, load_checkpoint)
 from .models import (METRIC_FNS, N_INPUTS, baseline_scores, build_model, check_task,
                                format_scores, load_model, model_scores, registry, upgrade_config)
 
@@ -35,8 +36,10 @@ TRAIN_DEFAULTS = dict(
     data_dir=None,            # default datasets/sim, or datasets/sim_smoke for the smoke profile
     out=None,                 # run folder; default runs/<model>_<arch>_<timestamp>
     profile='default',        # smoke | default | full: epochs, patience, time budget, item caps
-    epochs=None, patience=None, time_budget_s=None,  # default: the arch's values for the profile, else the profile's
-    lr=None, wd=None, bs=None, opt=None, sched=None,  # default: the arch's values (DETECTOR_DEFAULTS / FORECASTER_DEFAULTS)
+    # default: the arch's values for the profile, else the profile's
+    epochs=None, patience=None, time_budget_s=None,
+    # default: the arch's values (DETECTOR_DEFAULTS / FORECASTER_DEFAULTS)
+    lr=None, wd=None, bs=None, opt=None, sched=None,
     seed=0,                   # seeds python, numpy, torch and the shuffling
     device='auto',            # auto: CUDA when present
     resume=False,             # continue the run in `out` from its last.pt
@@ -44,18 +47,22 @@ TRAIN_DEFAULTS = dict(
     evaluate_test=True,       # score the best checkpoint and the baselines on the test split
     monitor=None, mode=None,  # the validation number that picks the best epoch; default per task
     max_train=None, max_eval=None,  # caps on the items used (the smoke profile sets them)
-    windows=None,             # forecasters: train on random windows (RandomWindowCB); default: the arch's value
-    split=None,               # explicit split spec ('train=0:80,valid=80:90,test=90:100'); default D/split.json
+    windows=None,             # forecasters: random training windows (RandomWindowCB); default: the arch's
+    # explicit split spec ('train=0:80,valid=80:90,test=90:100'); default D/split.json
+    split=None,
     amp=True, num_workers=0, progress=True, single_batch=False,
-    augment=None,             # detectors: domain randomisation (DomainRandomCB); default: on for synthetic data only
-    init=None,                # checkpoint whose weights start this run (fine-tuning): same task, arch and arch_kwargs
+    # detectors: domain randomisation (DomainRandomCB); default: on for synthetic data only
+    augment=None,
+    # checkpoint whose weights start this run (fine-tuning): same task, arch and arch_kwargs
+    init=None,
     compile=False,            # torch.compile the model (off: not measured to help yet)
 )
 DEFAULT_ARCH = {'detect': 'heatmap', 'forecast': 'physics'}
 MONITOR = {'detect': ('valid_loss', 'min'), 'forecast': ('mse_px2', 'min')}
 PROFILE_CAPS = {'smoke': dict(max_train=256, max_eval=128)}
 FALLBACKS = dict(lr=1e-3, wd=0., bs=64, opt='adam', sched='onecycle')
-FINETUNE = dict(lr_factor=0.2, epochs=dict(smoke=2, default=4, full=20))  # `init` runs, unless lr/epochs are given
+# `init` runs, unless lr/epochs are given
+FINETUNE = dict(lr_factor=0.2, epochs=dict(smoke=2, default=4, full=20))
 
 # %% ../nbs/08_train.ipynb #d128c7a9
 def _per_profile(v, profile):
@@ -69,22 +76,29 @@ def resolve_config(config:dict) -> dict:
         raise ValueError(f"unknown config key(s) {', '.join(unknown)}; known: {', '.join(TRAIN_DEFAULTS)}")
     given = {k: v for k, v in config.items() if v is not None}
     if 'task' not in given: raise ValueError("config needs 'task': detect or forecast")
-    if not isinstance(given.get('arch_kwargs', {}), dict): raise ValueError('arch_kwargs must be a JSON object')
-    if given.get('resume') and not given.get('out'): raise ValueError("resume needs 'out': the folder of the run to continue")
+    if not isinstance(given.get('arch_kwargs', {}), dict):
+        raise ValueError('arch_kwargs must be a JSON object')
+    if given.get('resume') and not given.get('out'):
+        raise ValueError("resume needs 'out': the folder of the run to continue")
     task, prof = check_task(given['task']), get_profile(given.get('profile', 'default'))
     models, defaults = registry(task)
     arch = given.get('arch') or (DEFAULT_ARCH[task] if DEFAULT_ARCH[task] in models else next(iter(models)))
-    if arch not in models: raise ValueError(f"unknown {task} arch {arch!r}; choose one of {', '.join(models)}")
+    if arch not in models:
+        raise ValueError(f"unknown {task} arch {arch!r}; choose one of {', '.join(models)}")
     ad = {k: _per_profile(v, prof['name']) for k, v in defaults.get(arch, {}).items()}
     cfg = {**{k: v for k, v in TRAIN_DEFAULTS.items() if v is not None}, **FALLBACKS,
-           **{k: prof[k] for k in ('epochs', 'patience', 'time_budget_s')}, **PROFILE_CAPS.get(prof['name'], {}),
-           **{k: v for k, v in ad.items() if v is not None and k != 'arch_kwargs'}, **given, 'arch': arch, 'profile': prof['name']}
+           **{k: prof[k] for k in ('epochs', 'patience', 'time_budget_s')},
+           **PROFILE_CAPS.get(prof['name'], {}),
+           **{k: v for k, v in ad.items() if v is not None and k != 'arch_kwargs'}, **given, 'arch': arch,
+           'profile': prof['name']}
     cfg['arch_kwargs'] = {**(ad.get('arch_kwargs') or {}), **(given.get('arch_kwargs') or {})}
-    cfg.setdefault('monitor', MONITOR[task][0]); cfg.setdefault('mode', MONITOR[task][1])
+    cfg.setdefault('monitor', MONITOR[task][0])
+    cfg.setdefault('mode', MONITOR[task][1])
     cfg['data_dir'] = str(given.get('data_dir') or sim_data_dir(prof['name']))
     cfg['out'] = str(given.get('out') or runs_dir()/f"{task}_{arch}_{time.strftime('%Y%m%d-%H%M%S')}")
     if given.get('init') and 'lr' not in given: cfg['lr'] = cfg['lr'] * FINETUNE['lr_factor']
-    if given.get('init') and 'epochs' not in given: cfg['epochs'] = _per_profile(FINETUNE['epochs'], prof['name'])
+    if given.get('init') and 'epochs' not in given:
+        cfg['epochs'] = _per_profile(FINETUNE['epochs'], prof['name'])
     return to_plain(cfg)
 
 # %% ../nbs/08_train.ipynb #13d6579d
@@ -98,8 +112,8 @@ def ensure_data(cfg:dict) -> Path:
         raise DataError(d, 'no such data folder; run `make data` or `balldetect generate --out '
                            f'{d}` first (or pass a folder in the course layout with --data-dir)')
     from balldetect.generate import generate
-    generate(d, sequences=get_profile(cfg['profile'])['sequences'], seed=cfg['seed'], workers=os.cpu_count() or 1,
-             progress=cfg.get('progress', True))
+    generate(d, sequences=get_profile(cfg['profile'])['sequences'], seed=cfg['seed'],
+             workers=os.cpu_count() or 1, progress=cfg.get('progress', True))
     return d
 
 def data_source(data_dir) -> str:
@@ -110,26 +124,33 @@ def data_source(data_dir) -> str:
 
 # %% ../nbs/08_train.ipynb #fc59852b
 def make_loaders(cfg:dict, device='cpu', rank:int=0, world:int=1) -> tuple:
-    "Train, valid and test datasets and the train/valid batches of `cfg` on `device` (rank `rank` of `world` under DDP)."
+    """Train, valid and test datasets and the train/valid batches of `cfg` on `device` (rank `rank` of `world`
+    under DDP)."""
     task = cfg['task']
     dss = get_datasets(cfg['data_dir'], task, cfg.get('split'), seed=0)
     caps = dict(train=cfg.get('max_train'), valid=cfg.get('max_eval'), test=cfg.get('max_eval'))
-    dss = {k: ds.subset(ds.indices[:caps[k]]) if caps[k] and len(ds) > caps[k] else ds for k, ds in dss.items()}
+    dss = {k: ds.subset(ds.indices[:caps[k]]) if caps[k] and len(ds) > caps[k] else ds
+           for k, ds in dss.items()}
     for k in ('train', 'valid'):
         if not len(dss[k]): raise DataError(cfg['data_dir'], f'the {k} split holds no {task} items')
-    g, drop, vbs = torch.Generator().manual_seed(cfg['seed']), len(dss['train']) > cfg['bs'], max(2 * cfg['bs'], 64)
+    g = torch.Generator().manual_seed(cfg['seed'])
+    drop, vbs = len(dss['train']) > cfg['bs'], max(2 * cfg['bs'], 64)
     if cfg['num_workers'] and world == 1:
-        return dss, DataLoader(dss['train'], cfg['bs'], shuffle=True, generator=g, num_workers=cfg['num_workers'],
-                               drop_last=drop), DataLoader(dss['valid'], vbs, num_workers=cfg['num_workers'])
-    train_dl = DeviceBatches(dss['train'], cfg['bs'], shuffle=True, generator=g, drop_last=drop, device=device,
-                             rank=rank, world=world)
+        return (dss,
+                DataLoader(dss['train'], cfg['bs'], shuffle=True, generator=g, num_workers=cfg['num_workers'],
+                           drop_last=drop),
+                DataLoader(dss['valid'], vbs, num_workers=cfg['num_workers']))
+    train_dl = DeviceBatches(dss['train'], cfg['bs'], shuffle=True, generator=g, drop_last=drop,
+                             device=device, rank=rank, world=world)
     return dss, train_dl, DeviceBatches(dss['valid'], vbs, device=device)
 
 # %% ../nbs/08_train.ipynb #7246f2c1
 def data_fingerprint(dss:dict) -> str:
     "blake2b of the data arrays behind datasets `dss` and of the ids of each part."
     h, arrays = hashlib.blake2b(digest_size=12), next(iter(dss.values())).arrays
-    for k in sorted(k for k, v in arrays.items() if hasattr(v, 'tobytes')): h.update(k.encode()); h.update(arrays[k].tobytes())
+    for k in sorted(k for k, v in arrays.items() if hasattr(v, 'tobytes')):
+        h.update(k.encode())
+        h.update(arrays[k].tobytes())
     for k, ds in dss.items(): h.update(f'{k}:{ds.indices}'.encode())
     return h.hexdigest()
 
@@ -138,16 +159,21 @@ RUN_FILES = ('best.pt', 'last.pt', 'history.csv', 'history.json', 'metrics.json'
 
 def prepare_out(cfg:dict, fingerprint:str) -> bool:
     "Get folder `cfg['out']` ready; True when training resumes from its `last.pt`."
-    out = Path(cfg['out']); last = out/'last.pt'
+    out = Path(cfg['out'])
+    last = out/'last.pt'
     for t in out.glob('.*.tmp'): t.unlink(missing_ok=True)  # half-written files of a run killed mid-write
     if cfg.get('resume') and last.exists():
         old = load_checkpoint(last)
         oc = upgrade_config(old.get('config') or {})
         for k in ('task', 'arch', 'arch_kwargs'):
-            if oc.get(k) != cfg[k]: raise ValueError(f"{out} holds a run with {k}={oc.get(k)!r}; cannot resume it with {k}={cfg[k]!r}")
-        if old.get('data_fingerprint') != fingerprint: raise ValueError(f"{out}: the data changed since this run started; cannot resume")
+            if oc.get(k) != cfg[k]:
+                raise ValueError(f"{out} holds a run with {k}={oc.get(k)!r}; "
+                                 f"cannot resume it with {k}={cfg[k]!r}")
+        if old.get('data_fingerprint') != fingerprint:
+            raise ValueError(f"{out}: the data changed since this run started; cannot resume")
         if oc.get('epochs') != cfg['epochs'] and parse_sched(cfg['sched'])['name'] in ('onecycle', 'cosine'):
-            raise ValueError(f"{out}: a {cfg['sched']} schedule was planned for {oc.get('epochs')} epochs; resume with the same --epochs")
+            raise ValueError(f"{out}: a {cfg['sched']} schedule was planned for {oc.get('epochs')} epochs; "
+                             "resume with the same --epochs")
         return True
     for f in RUN_FILES: (out/f).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -167,8 +193,8 @@ def make_learner(cfg:dict, model, train_dl, valid_dl, meta:dict, resume:bool=Fal
         from balldetect.detector import DomainRandomCB
         cbs.append(DomainRandomCB())
     if cfg.get('single_batch'): cbs.append(SingleBatchCB())
-    return Learner(model, train_dl, valid_dl, n_inp=N_INPUTS[task], lr=cfg['lr'], wd=cfg['wd'], opt=cfg['opt'],
-                   sched=cfg['sched'], cbs=cbs, device=cfg['device'], amp=cfg['amp'])
+    return Learner(model, train_dl, valid_dl, n_inp=N_INPUTS[task], lr=cfg['lr'], wd=cfg['wd'],
+                   opt=cfg['opt'], sched=cfg['sched'], cbs=cbs, device=cfg['device'], amp=cfg['amp'])
 
 # %% ../nbs/08_train.ipynb #e1a2b002
 def init_weights(model, cfg:dict):
@@ -184,8 +210,10 @@ def init_weights(model, cfg:dict):
 
 # %% ../nbs/08_train.ipynb #6aef56a3
 def train(config:dict) -> dict:
-    "Train, early-stop, reload the best checkpoint, score it and the baselines on the test split; write `metrics.json`."
-    cfg = resolve_config(config); task, out = cfg['task'], Path(cfg['out'])
+    """Train, early-stop, reload the best checkpoint, score it and the baselines on the test split; write
+    `metrics.json`."""
+    cfg = resolve_config(config)
+    task, out = cfg['task'], Path(cfg['out'])
     device, rank, world = init_distributed(cfg['device'])
     if rank == 0: ensure_data(cfg)
     barrier()
@@ -224,15 +252,17 @@ def finish(cfg:dict, learn:Learner, dss:dict, status:str, error:str|None, meta:d
     res = dict(status=status, error=error, task=task, arch=cfg['arch'], profile=cfg['profile'],
                data_source=meta['data_source'], data_dir=cfg['data_dir'], device=str(learn.device),
                device_name=torch.cuda.get_device_name(learn.device) if learn.device.type == 'cuda' else 'cpu',
-               world_size=meta.get('world_size', 1),
-               n_params=meta['n_params'], train_time_s=hist[-1]['time_s'] if hist else 0., epochs_run=len(hist),
-               best_epoch=ckcb.best_epoch, stop_reason=learn.stop_reason, valid=None, test=None, baselines=None)
+               world_size=meta.get('world_size', 1), n_params=meta['n_params'],
+               train_time_s=hist[-1]['time_s'] if hist else 0., epochs_run=len(hist),
+               best_epoch=ckcb.best_epoch, stop_reason=learn.stop_reason, valid=None, test=None,
+               baselines=None)
     res['notes'] = [n for n in [getattr(learn, 'sched_note', None)] if n]  # a schedule that could not apply
     if (out/'best.pt').exists():
         model, ck = load_model(out/'best.pt', task, learn.device)
         res['valid'] = {k: v for k, v in ck['metrics'].items() if k not in ('epoch', 'lr', 'time_s')}
         if cfg['evaluate_test'] and len(dss['test']):
-            res['test'] = model_scores(model, dss['test'], task, bs=max(2 * cfg['bs'], 64), device=learn.device)
+            res['test'] = model_scores(model, dss['test'], task, bs=max(2 * cfg['bs'], 64),
+                                       device=learn.device)
             res['baselines'], res['n_test'] = baseline_scores(task, dss['test']), len(dss['test'])
     res |= dict(history=hist, config=cfg, paths={k: str(out/f) for k, f in (('out', ''), ('best', 'best.pt'),
                 ('last', 'last.pt'), ('history', 'history.csv'), ('metrics', 'metrics.json'))})
@@ -242,7 +272,8 @@ def finish(cfg:dict, learn:Learner, dss:dict, status:str, error:str|None, meta:d
 # %% ../nbs/08_train.ipynb #772da59f
 def run_files_left(out) -> str:
     "What a stopped run left in folder `out`, and how to go on from there."
-    out = Path(out); have = [f for f in RUN_FILES if (out/f).exists()]
+    out = Path(out)
+    have = [f for f in RUN_FILES if (out/f).exists()]
     if 'last.pt' not in have:
         return f"no epoch was saved ({', '.join(have) or 'no files'} left); free some space and start again"
     try: epoch = load_checkpoint(out/'last.pt')['state']['epoch']
@@ -254,11 +285,17 @@ def run_files_left(out) -> str:
 def add_train_args(p:argparse.ArgumentParser):
     "Options of `balldetect train`."
     a = p.add_argument
-    a('--model', dest='task', help='detect or forecast'); a('--arch', help='architecture (registry key)')
-    a('--data-dir', dest='data_dir', help='dataset folder (default datasets/sim; datasets/sim_smoke for --profile smoke)')
+    a('--model', dest='task', help='detect or forecast')
+    a('--arch', help='architecture (registry key)')
+    a('--data-dir', dest='data_dir',
+      help='dataset folder (default datasets/sim; datasets/sim_smoke for --profile smoke)')
     a('--out', help='run folder (default runs/<model>_<arch>_<time>)')
     a('--profile', help='smoke, default or full (default: default)')
-    a('--epochs', type=int); a('--lr', type=float); a('--wd', type=float); a('--bs', type=int); a('--seed', type=int)
+    a('--epochs', type=int)
+    a('--lr', type=float)
+    a('--wd', type=float)
+    a('--bs', type=int)
+    a('--seed', type=int)
     a('--patience', type=int, help='epochs without improvement before stopping')
     a('--time-budget', dest='time_budget_s', type=float, help='stop training after this many seconds')
     a('--device', help='auto (default), cpu, cuda, ...')
@@ -287,7 +324,8 @@ def run_train(args) -> int:
     cfg = resolve_config(config_from_args(args))  # resolved here so the run folder is known
     try: res = train(cfg)
     except KeyboardInterrupt:
-        print(f"stopped; continue with the same options and: --resume --out {cfg['out']}", file=sys.stderr); raise
+        print(f"stopped; continue with the same options and: --resume --out {cfg['out']}", file=sys.stderr)
+        raise
     except OSError as e:
         if e.errno != errno.ENOSPC: raise
         raise DataError(cfg['out'], f'no space left on device; {run_files_left(cfg["out"])}') from None
@@ -298,5 +336,7 @@ def run_train(args) -> int:
           f"{res['epochs_run']} epochs, {res['train_time_s']:.1f} s on {res['device']}{ddp})")
     if res['test']: print(format_scores(res['test'], res['baselines'], res['arch']))
     elif res['valid']: print('validation:', json.dumps(res['valid']))
-    if res['status'] != 'ok': print(f"error: {res['error']}", file=sys.stderr); return 1
+    if res['status'] != 'ok':
+        print(f"error: {res['error']}", file=sys.stderr)
+        return 1
     return 0
