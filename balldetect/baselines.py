@@ -10,13 +10,13 @@ import warnings
 import numpy as np
 import torch
 from scipy import ndimage
-from .core import COLOURS, COLOUR_RGB, IMG_SIZE
+from .core import BOX_MAX, BOX_MIN, CENTRE_MAX, CENTRE_MIN, COLOURS, COLOUR_RGB, IMG_SIZE
 from .metrics import as_numpy
 
 # %% auto #0
-__all__ = ['BOX_MIN', 'BOX_MAX', 'CENTRE_MIN', 'CENTRE_MAX', 'BALL_SIZE', 'FORECAST_BASELINES', 'copy_last', 'const_velocity',
-           'const_acceleration', 'const_velocity_clipped', 'centres_sizes', 'reflect', 'const_velocity_reflect',
-           'const_velocity_bounce', 'rollout', 'ColourThresholdDetector']
+__all__ = ['BALL_SIZE', 'FORECAST_BASELINES', 'copy_last', 'const_velocity', 'const_acceleration', 'const_velocity_clipped',
+           'centres_sizes', 'reflect', 'const_velocity_reflect', 'const_velocity_bounce', 'rollout',
+           'ColourThresholdDetector']
 
 # %% ../nbs/04_baselines.ipynb #420aa4a3
 def _like(out, ref):
@@ -41,14 +41,11 @@ def const_acceleration(obs):
     return _like(3 * o[:, -1] - 3 * o[:, -2] + o[:, -3], obs)
 
 # %% ../nbs/04_baselines.ipynb #31745ab3
-BOX_MIN, BOX_MAX = 0., float(IMG_SIZE - 1)   # range of box coordinates in the real data
-
 def const_velocity_clipped(obs):
     "Constant velocity, each coordinate clipped to the image `[0, 99]`."
     return _like(np.clip(as_numpy(const_velocity(obs)), BOX_MIN, BOX_MAX), obs)
 
 # %% ../nbs/04_baselines.ipynb #ca60d136
-CENTRE_MIN, CENTRE_MAX = (5.5, 5.), (94., 93.5)   # range of ball centres (x, y) in the real data
 BALL_SIZE = 11.                                   # mean box side in the real data
 
 def centres_sizes(obs):

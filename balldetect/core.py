@@ -13,16 +13,19 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['COLOURS', 'N_COLOURS', 'N_BALLS', 'N_STEPS', 'N_OBS', 'IMG_SIZE', 'DETECT_FRAMES', 'BBOX_SCALE', 'COLOUR_RGB',
-           'PROFILES', 'PROGRESS_MODES', 'LOCK_NAME', 'project_root', 'datasets_dir', 'runs_dir', 'reports_dir',
-           'sim_data_dir', 'DataError', 'seed_everything', 'get_device', 'get_profile', 'in_test', 'in_kernel',
-           'progress_mode', 'atomic_path', 'save_json', 'load_json', 'folder_lock']
+__all__ = ['COLOURS', 'N_COLOURS', 'N_BALLS', 'N_STEPS', 'N_OBS', 'IMG_SIZE', 'DETECT_FRAMES', 'BBOX_SCALE', 'BOX_MIN', 'BOX_MAX',
+           'CENTRE_MIN', 'CENTRE_MAX', 'COLOUR_RGB', 'PROFILES', 'PROGRESS_MODES', 'LOCK_NAME', 'project_root',
+           'datasets_dir', 'runs_dir', 'reports_dir', 'experiments_dir', 'project_path', 'sim_data_dir', 'DataError',
+           'seed_everything', 'get_device', 'get_profile', 'in_test', 'in_kernel', 'progress_mode', 'atomic_path',
+           'save_json', 'load_json', 'folder_lock']
 
 # %% ../nbs/00_core.ipynb #384b43c7
 COLOURS = ('red', 'green', 'blue', 'yellow', 'lime', 'purple', 'orange', 'cyan', 'magenta')
 N_COLOURS, N_BALLS, N_STEPS, N_OBS, IMG_SIZE = 9, 3, 20, 19, 100
 DETECT_FRAMES = (0, 10, 19)  # image i is frame DETECT_FRAMES[i % 3] of sequence i // 3
 BBOX_SCALE = (89., 88., 99., 99.)  # max x1, y1, x2, y2 in the real data
+BOX_MIN, BOX_MAX = 0., float(IMG_SIZE - 1)  # range of box coordinates in the real data
+CENTRE_MIN, CENTRE_MAX = (5.5, 5.), (94., 93.5)  # range of ball centres (x, y) in the real data
 
 # %% ../nbs/00_core.ipynb #e34aa87b
 COLOUR_RGB = {'red': (171, 15, 14), 'green': (17, 128, 15), 'blue': (10, 6, 169), 'yellow': (183, 180, 24),
@@ -49,6 +52,15 @@ def runs_dir() -> Path:
 def reports_dir() -> Path:
     "Where the report and its runs are written."
     return project_root()/'reports'
+
+# %% ../nbs/00_core.ipynb #c0re0e01
+def experiments_dir() -> Path:
+    "The papermill templates."
+    return project_root()/'nbs'/'experiments'
+
+def project_path(p) -> Path:
+    "`p` as given when absolute, else taken from the project root (how every template resolves its paths)."
+    return Path(p) if Path(p).is_absolute() else project_root()/p
 
 # %% ../nbs/00_core.ipynb #5b166ec7
 def sim_data_dir(profile:str='default') -> Path:

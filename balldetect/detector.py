@@ -27,7 +27,7 @@ __all__ = ['ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'DETECTOR_DEFAULTS', 'get_act
 
 # %% ../nbs/06_detector.ipynb #45a7e080
 # largest box coordinate in the course data (x2, y2 <= 99): one definition
-from .baselines import BOX_MAX
+from .core import BOX_MAX
 ACTIVATIONS = dict(relu=nn.ReLU, leaky_relu=nn.LeakyReLU, elu=nn.ELU, tanh=nn.Tanh, silu=nn.SiLU,
                    gelu=nn.GELU)
 

@@ -10,9 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .core import BBOX_SCALE, N_BALLS, N_COLOURS, N_OBS
-from .baselines import (CENTRE_MAX, CENTRE_MIN, centres_sizes, const_velocity_bounce,
-                                  const_velocity_reflect, rollout)
+from .core import CENTRE_MAX, CENTRE_MIN, BBOX_SCALE, N_BALLS, N_COLOURS, N_OBS
+from .baselines import centres_sizes, const_velocity_bounce, const_velocity_reflect, rollout
 from .learner import Callback
 from .metrics import as_numpy
 

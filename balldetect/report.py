@@ -10,16 +10,14 @@ import json, os, sys, tempfile, time
 from collections import namedtuple
 from contextlib import contextmanager
 from pathlib import Path
-from .core import (DataError, project_root, reports_dir, datasets_dir, get_profile, save_json,
-                             load_json,
-                             sim_data_dir, folder_lock)
+from .core import (DataError, datasets_dir, experiments_dir, folder_lock, get_profile, load_json,
+                             project_path, project_root, reports_dir, save_json, sim_data_dir)
 from .htmlpdf import export_html, print_pdf, pdf_pages
 
 # %% auto #0
 __all__ = ['Experiment', 'EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'REAL_SAMPLES', 'experiments', 'real_roots', 'real_sample_dir',
-           'experiments_dir', 'project_path', 'resolve_params', 'StepLog', 'report_data', 'kernel_output_to',
-           'run_experiment', 'collect_runs', 'runs_data_dir', 'build_report', 'run_one', 'render_report',
-           'add_report_args', 'run_report']
+           'resolve_params', 'StepLog', 'report_data', 'kernel_output_to', 'run_experiment', 'collect_runs',
+           'runs_data_dir', 'build_report', 'run_one', 'render_report', 'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
 Experiment = namedtuple('Experiment', 'name template params task role label')
@@ -76,15 +74,6 @@ def real_sample_dir(template:str, real_dir=None) -> Path|None:
             if not (root/sub).is_dir() or not any((root/sub).iterdir()): continue
             return root/sub if sub.endswith('_sample') else root   # a sample folder, or a course-layout root
     return None
-
-# %% ../nbs/10_report.ipynb #a7c3e916
-def experiments_dir() -> Path:
-    "The papermill templates."
-    return project_root()/'nbs'/'experiments'
-
-def project_path(p) -> Path:
-    "`p` as given when absolute, else taken from the project root (how every template resolves its paths)."
-    return Path(p) if Path(p).is_absolute() else project_root()/p
 
 # %% ../nbs/10_report.ipynb #b1d2ea16
 def resolve_params(params:dict, run_dir, profile:str) -> dict:
