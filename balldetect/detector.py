@@ -14,15 +14,15 @@ from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 from .core import BBOX_SCALE, IMG_SIZE, N_COLOURS
-from .learner import Callback
+from .learner import Callback, n_params
 from .render import encode_jpeg
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'DETECTOR_DEFAULTS', 'get_activation', 'n_params', 'spec_layers',
-           'RefDetector', 'heatmap_targets', 'gather_cells', 'focal_loss', 'conv_bn', 'HeatmapDetector', 'shift_images',
+__all__ = ['ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'DETECTOR_DEFAULTS', 'get_activation', 'spec_layers', 'RefDetector',
+           'heatmap_targets', 'gather_cells', 'focal_loss', 'conv_bn', 'HeatmapDetector', 'shift_images',
            'normal_noise', 'domain_randomise', 'DomainRandomCB']
 
 # %% ../nbs/06_detector.ipynb #45a7e080
@@ -36,10 +36,6 @@ def get_activation(name:str) -> nn.Module:
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
-
-def n_params(model:nn.Module) -> int:
-    "Number of trainable parameters."
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 # %% ../nbs/06_detector.ipynb #e20b2479
 def _conv(i, o, k, p=0): return ['conv2d', dict(in_channels=i, out_channels=o, kernel_size=k, padding=p)]

@@ -23,6 +23,7 @@ from .core import (COLOURS, COLOUR_RGB, N_COLOURS, IMG_SIZE, get_device, get_pro
                              seed_everything)
 from .split import get_datasets
 from .fastai_glue import FastaiItems, fit_fastai, subsample, torch_threads
+from .learner import n_params
 from .metrics import colour_confusion, detection_metrics
 
 # %% auto #0
@@ -148,8 +149,7 @@ def centre_err_px(raw, presence, boxes):
 
 # %% ../nbs/06b_fastai_detector.ipynb #3495c61f
 def cell_centres(h:int, w:int, device=None, dtype=torch.float32) -> tuple:
-    """Centres `(x (h*w,), y (h*w,))` in `[-1, 1]` of the cells of an `h` x `w` grid over the image, row by
-    row."""
+    "Centres `(x (h*w,), y (h*w,))` in `[-1, 1]` of the cells of an `h` x `w` grid, row by row."
     gx = (torch.arange(w, device=device, dtype=dtype) + 0.5) * (2 / w) - 1
     gy = (torch.arange(h, device=device, dtype=dtype) + 0.5) * (2 / h) - 1
     cy, cx = torch.meshgrid(gy, gx, indexing='ij')
@@ -324,17 +324,16 @@ def train_fastai_detector(data_dir, # dataset folder (e.g. datasets/sim)
         show_results(learn, tdl, max_n=8, path=out/'results.png')
         learn.export('export.pkl')
     res = dict(status='ok', task='detect', arch=f"fastai_{cfg['arch']}", framework='fastai', subtask=task,
-               metrics=metrics, test=metrics, n_params=sum(p.numel() for p in learn.model.parameters()),
-               device=str(dls.device), threads=threads, profile=profile, pretrained=pre['pretrained'],
-               pretrained_reason=pre['reason'], seed=seed, n_test=len(tdl.dataset), img_size=cfg['size'],
-               confusion=colour_confusion(preds[0], preds[2]).tolist(), **fit)
+               metrics=metrics, test=metrics, n_params=n_params(learn.model), device=str(dls.device),
+               threads=threads, profile=profile, pretrained=pre['pretrained'], pretrained_reason=pre['reason'],
+               seed=seed, n_test=len(tdl.dataset), img_size=cfg['size'], **fit,
+               confusion=colour_confusion(preds[0], preds[2]).tolist())
     save_json(res, out/'metrics.json')
     return res
 
 # %% ../nbs/06b_fastai_detector.ipynb #c2265d4b
 def show_results(learn, dl, max_n:int=8, ncols:int=4, path=None):
-    """fastai's `show_results` of `learn` on the first `max_n` items of `dl`: a figure, saved to `path` if
-    given."""
+    "fastai's `show_results` of `learn` on the first `max_n` items of `dl`: a figure, saved to `path`."
     b = dl.one_batch()
     _, _, preds = learn.get_preds(dl=[b], with_decoded=True)          # decoded by DetectionLoss.decodes
     x, y, samples, outs = dl.show_results(b, preds, max_n=max_n, show=False)

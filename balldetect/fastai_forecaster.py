@@ -15,6 +15,7 @@ from .core import (DataError, N_BALLS, N_COLOURS, N_STEPS, get_device, get_profi
                              seed_everything)
 from .split import get_datasets
 from .metrics import forecast_metrics, rollout_metrics
+from .learner import n_params
 from .forecaster import FORECASTERS, pad_steps, rollout_model
 from .fastai_glue import FastaiItems, fit_fastai, subsample, torch_threads
 
@@ -202,7 +203,7 @@ def train_fastai_forecaster(data_dir, # dataset folder (e.g. datasets/sim)
         show_forecasts(data_dir, pred, n=8, path=out/'results.png')
         learn.export('export.pkl')
     res = dict(status='ok', task='forecast', arch=f'fastai_{arch}', framework='fastai', metrics=metrics,
-               test=metrics, rollout=rollout, n_params=sum(p.numel() for p in learn.model.parameters()),
+               test=metrics, rollout=rollout, n_params=n_params(learn.model),
                device=str(dls.device), threads=threads, profile=profile, pretrained=False,
                pretrained_reason='no pretrained forecasters', seed=seed, n_test=len(tdl.dataset), **fit)
     save_json(res, out/'metrics.json')

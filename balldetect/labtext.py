@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from .learner import n_params
 
 # %% auto #0
 __all__ = ['DASH', 'LOWER_IS_BETTER', 'METRIC_NAMES', 'METRIC_UNITS', 'BASELINE_NAMES', 'SHAPELESS', 'GLANCE_START', 'GLANCE_END',
@@ -147,7 +148,7 @@ def layer_table(model:nn.Module, *inputs) -> pd.DataFrame:
         o = out[0] if isinstance(out, (tuple, list)) else out
         shape = ' × '.join(map(str, o.shape[1:]))
         rows.setdefault(name, dict(layer=name, kind=type(mod).__name__, output=shape,
-                                   params=sum(p.numel() for p in mod.parameters())))
+                                   params=n_params(mod)))
     for name, mod in model.named_modules():
         if not list(mod.children()) and not isinstance(mod, SHAPELESS):
             hooks.append(mod.register_forward_hook(lambda mod, i, o, name=name: record(name, mod, o)))

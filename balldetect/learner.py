@@ -18,8 +18,8 @@ from .core import get_device
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'CancelFitException', 'CancelEpochException', 'CancelBatchException', 'NonFiniteLossError', 'Callback',
            'run_cbs', 'with_cbs', 'make_optimizer', 'parse_sched', 'make_scheduler', 'schedule_fallback', 'to_plain',
-           'get_rng_states', 'set_rng_states', 'RecorderCB', 'to_device', 'DeviceCB', 'MixedPrecisionCB', 'Learner',
-           'SingleBatchCB', 'decode_preds', 'cat_batches', 'get_preds']
+           'n_params', 'get_rng_states', 'set_rng_states', 'RecorderCB', 'to_device', 'DeviceCB', 'MixedPrecisionCB',
+           'Learner', 'SingleBatchCB', 'decode_preds', 'cat_batches', 'get_preds']
 
 # %% ../nbs/05_learner.ipynb #b4ca8b10
 class CancelFitException(Exception): "Stop training: skip the rest of the fit (`after_fit` still runs)."
@@ -127,6 +127,11 @@ def to_plain(o):
     if isinstance(o, np.generic): return o.item()
     if isinstance(o, Path): return str(o)
     return o
+
+# %% ../nbs/05_learner.ipynb #1ea7e0a1
+def n_params(model:nn.Module) -> int:
+    "Number of trainable parameters of `model`: the one count every run, table and report shows."
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 # %% ../nbs/05_learner.ipynb #446423eb
 def get_rng_states(*gens) -> dict:

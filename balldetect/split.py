@@ -7,17 +7,14 @@ Docs: https://balldetect.github.io/balldetect/split.html.md"""
 # %% ../nbs/02a_split.ipynb #73ef767b
 from __future__ import annotations
 from pathlib import Path
-from typing import NamedTuple
 import numpy as np
-import torch
-from torch.utils.data import DataLoader
 from .core import DETECT_FRAMES, DataError, load_json, save_json
 from .data import (KINDS, DetectionDataset, FullSequenceDataset, PresentBoxesDataset,
                              SequenceDataset, find_folder, scan_pairs, writable)
 
 # %% auto #0
 __all__ = ['SPLIT_NAME', 'SPLIT_PARTS', 'TASKS', 'detection_indices', 'sequence_ids', 'make_split', 'parse_split', 'load_split',
-           'Loaders', 'get_datasets', 'get_dataloaders']
+           'get_datasets']
 
 # %% ../nbs/02a_split.ipynb #fd853649
 SPLIT_NAME, SPLIT_PARTS = 'split.json', ('train', 'valid', 'test')
@@ -101,12 +98,6 @@ def load_split(data_dir, spec=None, *, seed:int=0) -> dict:
 TASKS = {'detect': DetectionDataset, 'present': PresentBoxesDataset, 'forecast': SequenceDataset,
          'sequence': FullSequenceDataset}
 
-class Loaders(NamedTuple):
-    "The train, valid and test DataLoaders of one task."
-    train: DataLoader
-    valid: DataLoader
-    test: DataLoader
-
 # %% ../nbs/02a_split.ipynb #72acdb15
 def get_datasets(data_dir, task:str='detect', split=None, *, seed:int=0, cache:bool=True, **kw) -> dict:
     "The train/valid/test datasets of `task` (see `TASKS`) over `data_dir`, split by sequence."
@@ -116,13 +107,3 @@ def get_datasets(data_dir, task:str='detect', split=None, *, seed:int=0, cache:b
     have = set(full.arrays['index'].tolist())
     want = (lambda ids: detection_indices(ids)) if cls.kind == 'mini_balls' else (lambda ids: ids)
     return {k: full.subset([i for i in want(sp[k]) if i in have]) for k in SPLIT_PARTS}
-
-# %% ../nbs/02a_split.ipynb #cb3d0c34
-def get_dataloaders(data_dir, task:str='detect', bs:int=64, *, split=None, seed:int=0, num_workers:int=0,
-                    drop_last:bool=False, cache:bool=True, **kw) -> Loaders:
-    "Train (shuffled with `seed`), valid and test DataLoaders of `task` over `data_dir`."
-    dss, g = get_datasets(data_dir, task, split, seed=seed, cache=cache,
-                          **kw), torch.Generator().manual_seed(seed)
-    mk = lambda ds, train: DataLoader(ds, bs, shuffle=train and len(ds) > 0, generator=g if train else None,
-                                      num_workers=num_workers, drop_last=drop_last and train)
-    return Loaders(mk(dss['train'], True), mk(dss['valid'], False), mk(dss['test'], False))

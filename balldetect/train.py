@@ -14,7 +14,7 @@ from .core import (DataError, PROFILES, datasets_dir, get_profile, sim_data_dir,
                              runs_dir, save_json, seed_everything, folder_lock)
 from .split import get_datasets
 from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
-from .learner import (Learner, NonFiniteLossError, SingleBatchCB, parse_sched, schedule_fallback,
+from .learner import (Learner, NonFiniteLossError, n_params, SingleBatchCB, parse_sched, schedule_fallback,
                                 to_plain)
 from .callbacks import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB,
                                   TimeBudgetCB, load_checkpoint)
@@ -228,10 +228,10 @@ def train(config:dict) -> dict:
         seed_everything(cfg['seed'])
         model = build_model(task, cfg['arch'], cfg['arch_kwargs'])
         if cfg.get('init'): init_weights(model, cfg)
-        n_params = sum(p.numel() for p in model.parameters())
+        param_count = n_params(model)
         if cfg['compile']: model.compile()
         meta = dict(config=cfg, split={k: ds.indices for k, ds in dss.items()}, data_fingerprint=fp,
-                    data_source=source, n_params=n_params, world_size=world)
+                    data_source=source, n_params=param_count, world_size=world)
         if rank == 0: save_json(cfg, out/'config.json')
         learn = make_learner(cfg, model, train_dl, valid_dl, meta, resume)
         if world > 1: distribute(learn, rank, world)
