@@ -6,7 +6,8 @@ Docs: https://balldetect.github.io/balldetect/detector.html.md"""
 
 # %% ../nbs/06_detector.ipynb #b50c3b1a
 from __future__ import annotations
-import io, math
+import io, math, os
+from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 from PIL import Image
@@ -14,10 +15,8 @@ from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 from .core import BBOX_SCALE, IMG_SIZE, N_COLOURS
-from .learner import Callback, n_params
+from .learner import Callback
 from .render import encode_jpeg
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 
 # %% auto #0

@@ -13,18 +13,14 @@ import torch
 from torch import nn
 from PIL import Image, UnidentifiedImageError
 from .core import COLOURS, IMG_SIZE, N_BALLS, DataError, datasets_dir, save_json
-from .data import DetectionDataset, SequenceDataset
-from .split import detection_indices, load_split
-from .models import (baseline_scores, check_task, format_scores, load_model,
-                               model_scores)
+from .split import TASKS, detection_indices, load_split
+from .models import baseline_scores, check_task, format_scores, load_model, model_scores
 from .learner import get_preds
-from .callbacks import load_checkpoint
-from .metrics import detection_metrics, forecast_metrics
 
 
 # %% auto #0
-__all__ = ['EVAL_DATASETS', 'parse_indices', 'eval_dataset', 'evaluate', 'read_image', 'predict', 'format_prediction',
-           'add_evaluate_args', 'run_evaluate', 'add_predict_args', 'png_paths', 'run_predict']
+__all__ = ['parse_indices', 'eval_dataset', 'evaluate', 'read_image', 'predict', 'format_prediction', 'add_evaluate_args',
+           'run_evaluate', 'add_predict_args', 'png_paths', 'run_predict']
 
 # %% ../nbs/08b_evaluate.ipynb #4b60220c
 def parse_indices(spec:str, available:list) -> list:
@@ -41,12 +37,10 @@ def parse_indices(spec:str, available:list) -> list:
         raise ValueError(f"indices {spec!r}: expected a:b, a:, :b, n or a,b,c (integers)") from None
 
 # %% ../nbs/08b_evaluate.ipynb #dfae8ad1
-EVAL_DATASETS = {'detect': DetectionDataset, 'forecast': SequenceDataset}
-
 def eval_dataset(task:str, data_dir, indices:str|None=None, split:str='test', max_items:int|None=None):
     """The items of `data_dir` to score: `indices` if given, else part `split` of its split (at most
     `max_items`)."""
-    full = EVAL_DATASETS[check_task(task)](data_dir)
+    full = TASKS[check_task(task)](data_dir)
     if indices is not None: ids = parse_indices(str(indices), full.indices)
     else:
         parts = load_split(data_dir)

@@ -6,12 +6,12 @@ Docs: https://balldetect.github.io/balldetect/report.html.md"""
 
 # %% ../nbs/10_report.ipynb #03a65d0f
 from __future__ import annotations
-import json, os, sys, tempfile, time
+import os, sys, time
 from collections import namedtuple
 from contextlib import contextmanager
 from pathlib import Path
 from .core import (DataError, datasets_dir, experiments_dir, folder_lock, get_profile, load_json,
-                             project_path, project_root, reports_dir, save_json, sim_data_dir)
+                             project_root, reports_dir, save_json, sim_data_dir)
 from .htmlpdf import export_html, print_pdf, pdf_pages
 
 # %% auto #0

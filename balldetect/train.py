@@ -10,7 +10,7 @@ import argparse, errno, hashlib, json, os, sys, time
 from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
-from .core import (DataError, PROFILES, datasets_dir, get_profile, sim_data_dir, load_json,
+from .core import (DataError, PROFILES, get_profile, sim_data_dir, load_json,
                              runs_dir, save_json, seed_everything, folder_lock)
 from .split import get_datasets
 from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
