@@ -1,4 +1,4 @@
-"""Constants of the course data, project paths, seeding, device choice, run profiles and atomic file writes.
+"""Constants of the course data, project paths, seeding, device choice and atomic file writes.
 
 Docs: https://balldetect.github.io/balldetect/core.html.md"""
 
@@ -14,10 +14,10 @@ import torch
 
 # %% auto #0
 __all__ = ['COLOURS', 'N_COLOURS', 'N_BALLS', 'N_STEPS', 'N_OBS', 'IMG_SIZE', 'DETECT_FRAMES', 'BBOX_SCALE', 'BOX_MIN', 'BOX_MAX',
-           'CENTRE_MIN', 'CENTRE_MAX', 'COLOUR_RGB', 'PROFILES', 'PROGRESS_MODES', 'LOCK_NAME', 'project_root',
-           'datasets_dir', 'runs_dir', 'reports_dir', 'experiments_dir', 'project_path', 'sim_data_dir', 'DataError',
-           'seed_everything', 'get_device', 'get_profile', 'in_test', 'in_kernel', 'progress_mode', 'atomic_path',
-           'save_json', 'load_json', 'folder_lock']
+           'CENTRE_MIN', 'CENTRE_MAX', 'COLOUR_RGB', 'PROGRESS_MODES', 'LOCK_NAME', 'project_root', 'datasets_dir',
+           'runs_dir', 'reports_dir', 'experiments_dir', 'project_path', 'sim_data_dir', 'DataError', 'seed_everything',
+           'get_device', 'in_test', 'in_kernel', 'progress_mode', 'atomic_path', 'save_json', 'load_json',
+           'folder_lock']
 
 # %% ../nbs/00_core.ipynb #384b43c7
 COLOURS = ('red', 'green', 'blue', 'yellow', 'lime', 'purple', 'orange', 'cyan', 'magenta')
@@ -89,19 +89,6 @@ def get_device(device:str='auto') -> torch.device:
     if str(device).startswith('cuda') and not torch.cuda.is_available():
         raise RuntimeError(f"device {device!r} asked for, but CUDA is not available here")
     return torch.device(device)
-
-# %% ../nbs/00_core.ipynb #e50974a4
-PROFILES = {
-    'smoke':   dict(sequences=60,   epochs=2,   patience=2,  time_budget_s=60,    hp_evals=2),
-    'default': dict(sequences=7000, epochs=30,  patience=6,  time_budget_s=600,   hp_evals=6),
-    'full':    dict(sequences=7000, epochs=400, patience=40, time_budget_s=None,  hp_evals=100),
-}
-
-def get_profile(name:str='default') -> dict:
-    "The settings of run profile `name` (`smoke`, `default` or `full`)."
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
-    return dict(PROFILES[name], name=name)
 
 # %% ../nbs/00_core.ipynb #066b79cb
 def in_test() -> bool:

@@ -14,19 +14,17 @@ from PIL import Image
 from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import patch
-from .core import BBOX_SCALE, IMG_SIZE, N_COLOURS
+from .core import BBOX_SCALE, BOX_MAX, BOX_MIN, IMG_SIZE, N_COLOURS
 from .learner import Callback
 from .render import encode_jpeg
 
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'DETECTOR_DEFAULTS', 'get_activation', 'spec_layers', 'RefDetector',
-           'heatmap_targets', 'gather_cells', 'focal_loss', 'conv_bn', 'HeatmapDetector', 'shift_images',
-           'normal_noise', 'domain_randomise', 'DomainRandomCB']
+__all__ = ['ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'get_activation', 'spec_layers', 'RefDetector', 'heatmap_targets',
+           'gather_cells', 'focal_loss', 'conv_bn', 'HeatmapDetector', 'shift_images', 'normal_noise',
+           'domain_randomise', 'DomainRandomCB']
 
 # %% ../nbs/06_detector.ipynb #45a7e080
-# largest box coordinate in the course data (x2, y2 <= 99): one definition
-from .core import BOX_MAX
 ACTIVATIONS = dict(relu=nn.ReLU, leaky_relu=nn.LeakyReLU, elu=nn.ELU, tanh=nn.Tanh, silu=nn.SiLU,
                    gelu=nn.GELU)
 
@@ -114,7 +112,7 @@ class RefDetector(nn.Module):
     @torch.no_grad()
     def decode(self, raw):
         logits, b = self.split(raw)
-        return torch.sigmoid(logits), (b * self.scale).clamp(0, BOX_MAX)
+        return torch.sigmoid(logits), (b * self.scale).clamp(BOX_MIN, BOX_MAX)
 
 # %% ../nbs/06_detector.ipynb #2b927f61
 def heatmap_targets(presence, boxes, *, stride:int=4, sigma_px:float=2.):
@@ -213,7 +211,7 @@ def decode(self:HeatmapDetector, raw):
     peak, idx = logits.flatten(2).max(2)                                      # (B, 9)
     cc = (torch.stack([idx % W, idx // W], -1).float() + 0.5) * self.stride  # (B, 9, 2) cell centres, px
     e = gather_cells(edges, idx) * self.stride                                # (B, 9, 4)
-    boxes = torch.cat([cc - e[..., :2], cc + e[..., 2:]], -1).clamp(0, BOX_MAX)
+    boxes = torch.cat([cc - e[..., :2], cc + e[..., 2:]], -1).clamp(BOX_MIN, BOX_MAX)
     return torch.sigmoid(peak), boxes.round() if self.snap else boxes
 
 # %% ../nbs/06_detector.ipynb #d0a1a002
@@ -279,7 +277,7 @@ def domain_randomise(img, boxes, *,
     rand = lambda *s: torch.rand(*s).to(dev)
     d = (rand(B, 2) * 2 - 1) * shift_px
     out = shift_images(img, d)
-    moved = (boxes + d.repeat(1, 2)[:, None]).clamp(0, IMG_SIZE - 1)
+    moved = (boxes + d.repeat(1, 2)[:, None]).clamp(BOX_MIN, BOX_MAX)
     out = out * (1 + (rand(B, 1, 1, 1) * 2 - 1) * gain) * (1 + (rand(B, 3, 1, 1) * 2 - 1) * channel_gain)
     sigma = 0.3 + 0.5 * float(torch.rand(()))
     side = math.exp(-1 / (2 * sigma ** 2))
@@ -306,11 +304,3 @@ class DomainRandomCB(Callback):
 
 # %% ../nbs/06_detector.ipynb #996d9bb2
 DETECTORS = {'ref': RefDetector, 'heatmap': HeatmapDetector}
-DETECTOR_DEFAULTS = {
-    'ref': dict(lr=6.537e-4, wd=6.84e-6, bs=16, opt='adam', sched=dict(name='step', step_size=40, gamma=0.3),
-                epochs=dict(smoke=2, default=6, full=400), patience=dict(smoke=2, default=6, full=30)),
-    'heatmap': dict(lr=dict(smoke=3e-3, default=3e-3, full=6e-3), wd=1e-4,
-                    bs=dict(smoke=64, default=64, full=512), opt='adamw',
-                    sched=dict(name='onecycle', pct_start=0.2),
-                    epochs=dict(smoke=2, default=8, full=60), patience=dict(smoke=2, default=8, full=15)),
-}

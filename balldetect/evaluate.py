@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from PIL import Image, UnidentifiedImageError
 from .core import COLOURS, IMG_SIZE, N_BALLS, DataError, datasets_dir, save_json
-from .split import TASKS, detection_indices, load_split
+from .split import TASKS, get_datasets
 from .models import baseline_scores, check_task, format_scores, load_model, model_scores
 from .learner import get_preds
 
@@ -38,22 +38,22 @@ def parse_indices(spec:str, available:list) -> list:
 
 # %% ../nbs/08b_evaluate.ipynb #dfae8ad1
 def eval_dataset(task:str, data_dir, indices:str|None=None, split:str='test', max_items:int|None=None):
-    """The items of `data_dir` to score: `indices` if given, else part `split` of its split (at most
-    `max_items`)."""
-    full = TASKS[check_task(task)](data_dir)
-    if indices is not None: ids = parse_indices(str(indices), full.indices)
-    else:
-        parts = load_split(data_dir)
+    """The items of `data_dir` to score: `indices` if given, else part `split` of the split that training
+    used (`get_datasets`); at most `max_items`."""
+    check_task(task)
+    if indices is None:
+        parts = get_datasets(data_dir, task)
         if split not in parts:
             raise ValueError(f"unknown split part {split!r}; choose one of {', '.join(parts)}")
-        have = set(full.indices)
-        ids = [i for i in (detection_indices(parts[split]) if task == 'detect' else parts[split])
-               if i in have]
-    if max_items: ids = ids[:max_items]
-    if not ids:
+        items = parts[split]
+    else:
+        full = TASKS[task](data_dir)
+        items = full.subset(parse_indices(str(indices), full.indices))
+    if max_items: items = items.subset(items.indices[:max_items])
+    if not len(items):
         what = f'indices {indices}' if indices else f'split part {split}'
         raise DataError(data_dir, f"no {task} items selected ({what})")
-    return full.subset(ids)
+    return items
 
 # %% ../nbs/08b_evaluate.ipynb #ffd09500
 def evaluate(model, data_dir, *, task:str|None=None, indices:str|None=None, split:str='test', bs:int=128,

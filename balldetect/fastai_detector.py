@@ -19,18 +19,19 @@ from matplotlib import patheffects, patches
 from fastai.vision.all import (ConvLayer, DataLoaders, Learner, Normalize, ResBlock, TensorBase, TensorImage,
                                Transform, apply_init, create_body, create_head, default_split, imagenet_stats,
                                init_cnn, num_features_model, resnet18, resnet34, xresnet18, xresnet34)
-from .core import (COLOURS, COLOUR_RGB, N_COLOURS, IMG_SIZE, get_device, get_profile, save_json,
+from .core import (BOX_MAX, BOX_MIN, COLOURS, COLOUR_RGB, N_COLOURS, IMG_SIZE, get_device, save_json,
                              seed_everything)
+from .profiles import FASTAI_DET_PROFILES, get_profile
 from .split import get_datasets
 from .fastai_glue import FastaiItems, fit_fastai, subsample, torch_threads
 from .learner import n_params
 from .metrics import colour_confusion, detection_metrics
 
 # %% auto #0
-__all__ = ['DETECTION_TYPES', 'ARCHS', 'PRETRAINED_URLS', 'FASTAI_DET_PROFILES', 'px_to_unit', 'unit_to_px', 'BatchResize',
-           'TensorPresence', 'TensorPredPresence', 'TensorColourBoxes', 'TensorPredBoxes', 'detection_dls',
-           'detection_test_dl', 'DetectionLoss', 'decode_detection', 'presence_acc', 'centre_err_px', 'cell_centres',
-           'SoftArgmaxHead', 'stages_cut', 'small_body', 'hub_checkpoint', 'pretrained_state', 'detection_body',
+__all__ = ['DETECTION_TYPES', 'ARCHS', 'PRETRAINED_URLS', 'px_to_unit', 'unit_to_px', 'BatchResize', 'TensorPresence',
+           'TensorPredPresence', 'TensorColourBoxes', 'TensorPredBoxes', 'detection_dls', 'detection_test_dl',
+           'DetectionLoss', 'decode_detection', 'presence_acc', 'centre_err_px', 'cell_centres', 'SoftArgmaxHead',
+           'stages_cut', 'small_body', 'hub_checkpoint', 'pretrained_state', 'detection_body',
            'fastai_detection_learner', 'predict_detection', 'fastai_detection_metrics', 'train_fastai_detector',
            'show_results']
 
@@ -133,7 +134,7 @@ def decode_detection(raw):
     "Raw outputs `(B, 9[+36])` -> `(probs (B, 9), boxes (B, 9, 4) px)`; zero boxes when there is no box head."
     probs = torch.sigmoid(raw[:, :N_COLOURS])
     if raw.shape[1] == N_COLOURS: return probs, torch.zeros(len(raw), N_COLOURS, 4, device=raw.device)
-    return probs, unit_to_px(raw[:, N_COLOURS:].reshape(-1, N_COLOURS, 4)).clamp(0, IMG_SIZE)
+    return probs, unit_to_px(raw[:, N_COLOURS:].reshape(-1, N_COLOURS, 4)).clamp(BOX_MIN, BOX_MAX)
 
 # %% ../nbs/06b_fastai_detector.ipynb #b6810dd3
 def presence_acc(raw, presence, boxes):
@@ -272,17 +273,6 @@ def fastai_detection_learner(dls, task:str='boxes', # 'colours' (task 1.1) or 'b
                     metrics=[presence_acc, centre_err_px] if boxes else [presence_acc], path=path)
     if info['pretrained']: learn.freeze()
     return learn, info
-
-# %% ../nbs/06b_fastai_detector.ipynb #6a56e21d
-_FASTAI_DET_COMMON = dict(arch='small', stages=2, size=IMG_SIZE, box_weight=20., pretrained=True)
-FASTAI_DET_PROFILES = {
-    'smoke':   dict(_FASTAI_DET_COMMON, width=16, n_blocks=1, n_train=32, n_valid=16, n_test=16, bs=16, epochs=1,
-                    lr_find_it=4, time_budget_s=60, threads=1),
-    'default': dict(_FASTAI_DET_COMMON, width=32, n_blocks=1, n_train=None, n_valid=300, n_test=None, bs=32, epochs=5,
-                    lr_find_it=50, time_budget_s=300, threads=1),
-    'full':    dict(_FASTAI_DET_COMMON, width=64, n_blocks=2, n_train=None, n_valid=None, n_test=None, bs=64, epochs=30,
-                    lr_find_it=100, time_budget_s=None, threads=None),
-}
 
 # %% ../nbs/06b_fastai_detector.ipynb #4774ebe6
 def predict_detection(learn, dl):

@@ -11,8 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastai.vision.all import Callback, DataLoaders, Learner, LinBnDrop, Metric, TfmdDL
-from .core import (DataError, N_BALLS, N_COLOURS, N_STEPS, get_device, get_profile, save_json,
-                             seed_everything)
+from .core import DataError, N_BALLS, N_COLOURS, N_STEPS, get_device, save_json, seed_everything
+from .profiles import FASTAI_FC_PROFILES, get_profile
 from .split import get_datasets
 from .metrics import forecast_metrics, rollout_metrics
 from .learner import n_params
@@ -20,9 +20,9 @@ from .forecaster import FORECASTERS, pad_steps, rollout_model
 from .fastai_glue import FastaiItems, fit_fastai, subsample, torch_threads
 
 # %% auto #0
-__all__ = ['FASTAI_FORECASTERS', 'FASTAI_FC_PROFILES', 'BatchItems', 'TensorDL', 'forecast_dls', 'forecast_test_dl', 'DeltaMLP',
-           'DecodedMetric', 'forecast_fastai_metrics', 'RandomWindows', 'fastai_forecast_learner', 'predict_forecast',
-           'rollout_scores', 'show_forecasts', 'train_fastai_forecaster']
+__all__ = ['FASTAI_FORECASTERS', 'BatchItems', 'TensorDL', 'forecast_dls', 'forecast_test_dl', 'DeltaMLP', 'DecodedMetric',
+           'forecast_fastai_metrics', 'RandomWindows', 'fastai_forecast_learner', 'predict_forecast', 'rollout_scores',
+           'show_forecasts', 'train_fastai_forecaster']
 
 # %% ../nbs/07b_fastai_forecaster.ipynb #684554c5
 class BatchItems(FastaiItems):
@@ -150,13 +150,6 @@ def rollout_scores(model, data_dir, k:int=10, n_test:int|None=None, seed:int=0) 
     ds = subsample(get_datasets(data_dir, 'sequence')['test'], n_test, seed)
     seq, colours = ds.tensors()                                       # (N, 20, 3, 4), (N, 9)
     return dict(rollout_metrics(rollout_model(model, seq[:, :k], colours, N_STEPS - k), seq[:, k:]), k=k)
-
-# %% ../nbs/07b_fastai_forecaster.ipynb #8a2809b6
-FASTAI_FC_PROFILES = {
-    'smoke':   dict(n_train=64,   n_valid=32,   n_test=None, bs=32,  epochs=1,   windows=3, lr_find_it=4,   time_budget_s=30,   threads=1),
-    'default': dict(n_train=None, n_valid=None, n_test=None, bs=128, epochs=40,  windows=3, lr_find_it=100, time_budget_s=90,   threads=1),
-    'full':    dict(n_train=None, n_valid=None, n_test=None, bs=128, epochs=200, windows=3, lr_find_it=100, time_budget_s=None, threads=None),
-}
 
 # %% ../nbs/07b_fastai_forecaster.ipynb #c42f6130
 def show_forecasts(data_dir, pred, n:int=8, path=None, ncols:int=4):

@@ -16,9 +16,9 @@ from .learner import Callback
 from .metrics import as_numpy
 
 # %% auto #0
-__all__ = ['MIRROR_SUM', 'MIRRORS', 'SPEED_BINS', 'FORECASTERS', 'FORECASTER_DEFAULTS', 'ball_colours', 'pad_steps', 'mlp',
-           'RefMLPForecaster', 'bounce_stats', 'ball_centres', 'ball_features', 'pair_features', 'mirror_boxes',
-           'PhysicsForecaster', 'error_parts', 'contact_kinds', 'error_breakdown', 'RandomWindowCB', 'rollout_model']
+__all__ = ['MIRROR_SUM', 'MIRRORS', 'SPEED_BINS', 'FORECASTERS', 'ball_colours', 'pad_steps', 'mlp', 'RefMLPForecaster',
+           'bounce_stats', 'ball_centres', 'ball_features', 'pair_features', 'mirror_boxes', 'PhysicsForecaster',
+           'error_parts', 'contact_kinds', 'error_breakdown', 'RandomWindowCB', 'rollout_model']
 
 # %% ../nbs/07_forecaster.ipynb #e77f77f0
 def ball_colours(colours):
@@ -231,12 +231,6 @@ class RandomWindowCB(Callback):
 
 # %% ../nbs/07_forecaster.ipynb #7f4d12df
 FORECASTERS = {'mlp': RefMLPForecaster, 'physics': PhysicsForecaster}
-FORECASTER_DEFAULTS = {
-    'mlp': dict(lr=9.89e-5, wd=2.02e-4, bs=16, opt='adam', sched=('step', 30, 0.3),
-                epochs=dict(smoke=2, default=400, full=400), patience=30, windows=False),
-    'physics': dict(lr=2e-3, wd=1e-4, bs=128, opt='adamw', sched='onecycle',
-                    epochs=dict(smoke=2, default=200, full=200), patience=30, windows=True),
-}
 
 # %% ../nbs/07_forecaster.ipynb #df9f41b6
 @torch.no_grad()

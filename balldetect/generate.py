@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
-from .core import (DETECT_FRAMES, IMG_SIZE, N_STEPS, atomic_path, datasets_dir, get_profile,
-                             sim_data_dir, load_json, progress_mode, save_json)
+from .core import (DETECT_FRAMES, IMG_SIZE, N_STEPS, atomic_path, datasets_dir, sim_data_dir,
+                             load_json, progress_mode, save_json)
+from .profiles import PROFILES, get_profile
 from .simulate import SIM, SimParams, pb, simulate_sequence, sphere_extents
 from .render import render_background, render_frame, encode_jpeg
 
@@ -163,7 +164,7 @@ def add_generate_args(p:argparse.ArgumentParser):
     p.add_argument('--seed', type=int, default=0, help='data set seed (default 0)')
     p.add_argument('--workers', type=int, default=os.cpu_count() or 1,
                    help='worker processes (default: CPU count)')
-    p.add_argument('--profile', choices=('smoke', 'default', 'full'), default='default', help='run profile')
+    p.add_argument('--profile', choices=list(PROFILES), default='default', help='run profile')
     p.add_argument('--strips', type=int, default=0,
                    help='also write all 20 frames of the first N sequences (PNG + GIF) in OUT/strips')
     p.add_argument('--quiet', action='store_true', help='no progress bar')

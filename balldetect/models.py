@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from . import baselines
 from .core import DataError, get_device
+from .profiles import ARCH_DEFAULTS
 from .learner import get_preds
 from .callbacks import load_checkpoint
 from .metrics import detection_metrics, forecast_metrics
@@ -21,8 +22,8 @@ __all__ = ['MODEL_REGISTRIES', 'N_INPUTS', 'METRIC_FNS', 'check_task', 'upgrade_
            'model_scores', 'baseline_scores', 'format_scores']
 
 # %% ../nbs/07c_models.ipynb #9ea0880f
-MODEL_REGISTRIES = {'detect': ('balldetect.detector', 'DETECTORS', 'DETECTOR_DEFAULTS'),
-                    'forecast': ('balldetect.forecaster', 'FORECASTERS', 'FORECASTER_DEFAULTS')}
+MODEL_REGISTRIES = {'detect': ('balldetect.detector', 'DETECTORS'),
+                    'forecast': ('balldetect.forecaster', 'FORECASTERS')}
 N_INPUTS = {'detect': 1, 'forecast': 2}  # detect: (img,) -> (presence, boxes)
                                          # forecast: (obs, colours) -> (target,)
 METRIC_FNS = {'detect': detection_metrics, 'forecast': forecast_metrics}
@@ -47,9 +48,8 @@ def upgrade_config(config:dict) -> dict:
 # %% ../nbs/07c_models.ipynb #e5deda0e
 def registry(task:str) -> tuple:
     "The architectures of `task` (name -> class) and their training defaults."
-    mod, models, defaults = MODEL_REGISTRIES[check_task(task)]
-    m = importlib.import_module(mod)
-    return getattr(m, models), getattr(m, defaults)
+    mod, models = MODEL_REGISTRIES[check_task(task)]
+    return getattr(importlib.import_module(mod), models), ARCH_DEFAULTS[task]
 
 def build_model(task:str, arch:str, arch_kwargs:dict|None=None) -> nn.Module:
     "A fresh `arch` model of `task` built with keyword arguments `arch_kwargs`."

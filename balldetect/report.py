@@ -10,14 +10,15 @@ import os, sys, time
 from collections import namedtuple
 from contextlib import contextmanager
 from pathlib import Path
-from .core import (DataError, datasets_dir, experiments_dir, folder_lock, get_profile, load_json,
-                             project_root, reports_dir, save_json, sim_data_dir)
+from .core import (DataError, datasets_dir, experiments_dir, folder_lock, load_json, project_root,
+                             reports_dir, save_json, sim_data_dir)
+from .profiles import PROFILES, REPORT_LIMITS, get_profile
 from .htmlpdf import export_html, print_pdf, pdf_pages
 
 # %% auto #0
-__all__ = ['Experiment', 'EXPERIMENTS', 'DEFAULT_PROFILE_LIMITS', 'REAL_SAMPLES', 'experiments', 'real_roots', 'real_sample_dir',
-           'resolve_params', 'StepLog', 'report_data', 'kernel_output_to', 'run_experiment', 'collect_runs',
-           'runs_data_dir', 'build_report', 'run_one', 'render_report', 'add_report_args', 'run_report']
+__all__ = ['Experiment', 'EXPERIMENTS', 'REAL_SAMPLES', 'experiments', 'real_roots', 'real_sample_dir', 'resolve_params',
+           'StepLog', 'report_data', 'kernel_output_to', 'run_experiment', 'collect_runs', 'runs_data_dir',
+           'build_report', 'run_one', 'render_report', 'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
 Experiment = namedtuple('Experiment', 'name template params task role label')
@@ -43,14 +44,6 @@ EXPERIMENTS = [
     Experiment('hp_search_detect', 'hp_summary.ipynb', dict(task='detect', max_evals='{hp_evals}',
                search_dir='{out_dir}/search'), 'detect', 'search', 'detector search'),
 ]
-
-# the default report must fit 30 minutes on 2 CPU cores: these runs get a time box there
-DEFAULT_PROFILE_LIMITS = {'detector_heatmap': dict(time_budget_s=420),
-                          'detector_ref': dict(time_budget_s=180),
-                          'forecaster_physics': dict(time_budget_s=240),
-                          'forecaster_mlp': dict(time_budget_s=90),
-                          'fastai_detector_colours': dict(time_budget_s=90), 'hp_search': dict(max_evals=4),
-                          'hp_search_detect': dict(max_evals=3)}
 
 # %% ../nbs/10_report.ipynb #a7c3e911
 def experiments(task:str|None=None, role:str|None=None) -> list:
@@ -209,7 +202,7 @@ def build_report(profile:str='default', # run profile for every experiment: smok
 # %% ../nbs/10_report.ipynb #b7c3e91b
 def run_one(e:Experiment, profile:str, data_dir, device:str, runs:Path, real_dir=None, log=print) -> dict:
     "Run experiment `e` of the report into `runs/<name>`; log and return its status."
-    limits = dict(DEFAULT_PROFILE_LIMITS.get(e.name, {})) if profile == 'default' else {}
+    limits = dict(REPORT_LIMITS[profile].get(e.name, {}))  # the default report's time boxes
     if real := real_sample_dir(e.template, real_dir): limits['real_dir'] = str(real)
     params = dict(e.params, profile=profile, data_dir=str(data_dir), device=device, **limits)
     res = run_experiment(e.name, e.template, resolve_params(params, runs/e.name, profile), runs)
@@ -237,7 +230,7 @@ def render_report(out:Path, runs:Path, data_dir, profile:str, log=print) -> tupl
 # %% ../nbs/10_report.ipynb #d91f1c3a
 def add_report_args(p):
     "Options of `balldetect report`."
-    p.add_argument('--profile', default='default', choices=['smoke', 'default', 'full'],
+    p.add_argument('--profile', default='default', choices=list(PROFILES),
                    help='size of every run')
     p.add_argument('--data-dir', default=None,
                    help='course-layout data (default: synthetic set, generated if absent)')

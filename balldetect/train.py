@@ -10,8 +10,10 @@ import argparse, errno, hashlib, json, os, sys, time
 from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
-from .core import (DataError, PROFILES, get_profile, sim_data_dir, load_json,
-                             runs_dir, save_json, seed_everything, folder_lock)
+from fastcore.docments import docments
+from .core import (DataError, folder_lock, load_json, runs_dir, save_json, seed_everything,
+                             sim_data_dir)
+from .profiles import FINETUNE, PROFILE_CAPS, PROFILES, get_profile, per_profile
 from .split import get_datasets
 from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
 from .learner import (Learner, NonFiniteLossError, n_params, SingleBatchCB, parse_sched, schedule_fallback,
@@ -23,52 +25,62 @@ from .models import (METRIC_FNS, N_INPUTS, baseline_scores, build_model, check_t
 
 
 # %% auto #0
-__all__ = ['TRAIN_DEFAULTS', 'DEFAULT_ARCH', 'MONITOR', 'PROFILE_CAPS', 'FALLBACKS', 'FINETUNE', 'SIM_MARKERS', 'RUN_FILES',
+__all__ = ['TRAIN_DEFAULTS', 'DEFAULT_ARCH', 'MONITOR', 'FALLBACKS', 'SIM_MARKERS', 'RUN_FILES', 'TRAIN_FLAGS', 'train_config',
            'resolve_config', 'ensure_data', 'data_source', 'make_loaders', 'data_fingerprint', 'prepare_out',
            'make_learner', 'init_weights', 'train', 'finish', 'run_files_left', 'add_train_args', 'config_from_args',
            'run_train']
 
-# %% ../nbs/08_train.ipynb #e00205fa
-TRAIN_DEFAULTS = dict(
-    task=None,                # 'detect' or 'forecast' (required; spelt --model on the command line)
-    arch=None,                # registry key; default: our own design, 'heatmap' or 'physics'
-    arch_kwargs={},           # keyword arguments of the model class
-    data_dir=None,            # default datasets/sim, or datasets/sim_smoke for the smoke profile
-    out=None,                 # run folder; default runs/<model>_<arch>_<timestamp>
-    profile='default',        # smoke | default | full: epochs, patience, time budget, item caps
-    # default: the arch's values for the profile, else the profile's
-    epochs=None, patience=None, time_budget_s=None,
-    # default: the arch's values (DETECTOR_DEFAULTS / FORECASTER_DEFAULTS)
-    lr=None, wd=None, bs=None, opt=None, sched=None,
-    seed=0,                   # seeds python, numpy, torch and the shuffling
-    device='auto',            # auto: CUDA when present
-    resume=False,             # continue the run in `out` from its last.pt
-    generate_if_missing=False,  # simulate the default data set when data_dir does not exist
-    evaluate_test=True,       # score the best checkpoint and the baselines on the test split
-    monitor=None, mode=None,  # the validation number that picks the best epoch; default per task
-    max_train=None, max_eval=None,  # caps on the items used (the smoke profile sets them)
-    windows=None,             # forecasters: random training windows (RandomWindowCB); default: the arch's
-    # explicit split spec ('train=0:80,valid=80:90,test=90:100'); default D/split.json
-    split=None,
-    amp=True, num_workers=0, progress=True, single_batch=False,
-    # detectors: domain randomisation (DomainRandomCB); default: on for synthetic data only
-    augment=None,
-    # checkpoint whose weights start this run (fine-tuning): same task, arch and arch_kwargs
-    init=None,
-    compile=False,            # torch.compile the model (off: not measured to help yet)
-)
+# %% ../nbs/08_train.ipynb #b703a665
+def train_config(
+    task:str|None=None, # detect or forecast (required; the option is --model)
+    arch:str|None=None, # architecture, a registry key; default: our own design, heatmap or physics
+    arch_kwargs:dict|None=None, # keyword arguments of the model class (a JSON object)
+    data_dir:str|None=None, # dataset folder; default datasets/sim (datasets/sim_smoke for the smoke profile)
+    out:str|None=None, # run folder; default runs/<task>_<arch>_<time>
+    profile:str='default', # run profile: epochs, patience, time box, item caps (see 00a_profiles)
+    epochs:int|None=None, # epochs to train; default: the arch's recipe for the profile, else the profile's
+    patience:int|None=None, # epochs without improvement before stopping; default as for epochs
+    time_budget_s:float|None=None, # stop training after this many seconds; default as for epochs
+    lr:float|None=None, # learning rate; default: the arch's recipe (DETECTOR_DEFAULTS, FORECASTER_DEFAULTS)
+    wd:float|None=None, # weight decay; default: the arch's recipe
+    bs:int|None=None, # batch size; default: the arch's recipe
+    opt:str|None=None, # optimiser, adam or adamw; default: the arch's recipe
+    sched=None, # learning-rate schedule (05_learner); default: the arch's recipe
+    seed:int=0, # seeds python, numpy, torch and the shuffling
+    device:str='auto', # auto (CUDA when present), cpu, cuda, ...
+    resume:bool=False, # continue the run in the run folder from its last.pt
+    generate_if_missing:bool=False, # simulate the data set when the dataset folder does not exist
+    evaluate_test:bool=True, # score the best checkpoint and the baselines on the test split
+    monitor:str|None=None, # the validation number that picks the best epoch; default per task (MONITOR)
+    mode:str|None=None, # min or max: which way the monitored number is better; default per task
+    max_train:int|None=None, # at most this many training items (the smoke profile sets it)
+    max_eval:int|None=None, # at most this many validation and test items (the smoke profile sets it)
+    windows:bool|None=None, # forecasters: random training windows (RandomWindowCB); default: the arch's
+    split:str|None=None, # explicit split, like train=0:80,valid=80:90,test=90:100; default D/split.json
+    amp:bool=True, # mixed precision on CUDA
+    num_workers:int=0, # DataLoader worker processes (0: batches drawn in the training process)
+    progress:bool=True, # progress bars
+    single_batch:bool=False, # train and validate on one batch: a quick check that the loop runs
+    augment:bool|None=None, # detectors: domain randomisation; default: on for synthetic data, off for course data
+    init:str|None=None, # best.pt of a run of the same arch whose weights start this one (fine-tuning)
+    compile:bool=False, # torch.compile the model (off: not measured to help yet)
+) -> dict:
+    "A training config: the keys given, over the defaults of the others (`None`: chosen by `resolve_config`)."
+    return dict(locals())
+
+# %% ../nbs/08_train.ipynb #cca7cb98
+TRAIN_DEFAULTS = train_config()
+
+# %% ../nbs/08_train.ipynb #28fe1f23
 DEFAULT_ARCH = {'detect': 'heatmap', 'forecast': 'physics'}
+
+# %% ../nbs/08_train.ipynb #4cf27da7
 MONITOR = {'detect': ('valid_loss', 'min'), 'forecast': ('mse_px2', 'min')}
-PROFILE_CAPS = {'smoke': dict(max_train=256, max_eval=128)}
-FALLBACKS = dict(lr=1e-3, wd=0., bs=64, opt='adam', sched='onecycle')
-# `init` runs, unless lr/epochs are given
-FINETUNE = dict(lr_factor=0.2, epochs=dict(smoke=2, default=4, full=20))
+
+# %% ../nbs/08_train.ipynb #61696763
+FALLBACKS = dict(lr=1e-3, wd=0., bs=64, opt='adam', sched='onecycle')  # an arch without a recipe
 
 # %% ../nbs/08_train.ipynb #d128c7a9
-def _per_profile(v, profile):
-    "`v[profile]` when `v` is a dict keyed by profile names, else `v`."
-    return v.get(profile) if isinstance(v, dict) and v and set(v) <= set(PROFILES) else v
-
 def resolve_config(config:dict) -> dict:
     "The full config: defaults, profile and arch defaults filled in, names checked."
     config = upgrade_config(config)  # configs written before the rename name the task `model`
@@ -85,10 +97,10 @@ def resolve_config(config:dict) -> dict:
     arch = given.get('arch') or (DEFAULT_ARCH[task] if DEFAULT_ARCH[task] in models else next(iter(models)))
     if arch not in models:
         raise ValueError(f"unknown {task} arch {arch!r}; choose one of {', '.join(models)}")
-    ad = {k: _per_profile(v, prof['name']) for k, v in defaults.get(arch, {}).items()}
+    ad = {k: per_profile(v, prof['name']) for k, v in defaults.get(arch, {}).items()}
     cfg = {**{k: v for k, v in TRAIN_DEFAULTS.items() if v is not None}, **FALLBACKS,
            **{k: prof[k] for k in ('epochs', 'patience', 'time_budget_s')},
-           **PROFILE_CAPS.get(prof['name'], {}),
+           **PROFILE_CAPS[prof['name']],
            **{k: v for k, v in ad.items() if v is not None and k != 'arch_kwargs'}, **given, 'arch': arch,
            'profile': prof['name']}
     cfg['arch_kwargs'] = {**(ad.get('arch_kwargs') or {}), **(given.get('arch_kwargs') or {})}
@@ -98,7 +110,7 @@ def resolve_config(config:dict) -> dict:
     cfg['out'] = str(given.get('out') or runs_dir()/f"{task}_{arch}_{time.strftime('%Y%m%d-%H%M%S')}")
     if given.get('init') and 'lr' not in given: cfg['lr'] = cfg['lr'] * FINETUNE['lr_factor']
     if given.get('init') and 'epochs' not in given:
-        cfg['epochs'] = _per_profile(FINETUNE['epochs'], prof['name'])
+        cfg['epochs'] = per_profile(FINETUNE['epochs'], prof['name'])
     return to_plain(cfg)
 
 # %% ../nbs/08_train.ipynb #13d6579d
@@ -281,36 +293,30 @@ def run_files_left(out) -> str:
     return (f"whole files left: {', '.join(have)} (last.pt holds epoch {epoch}); free some space, "
             f"then continue with the same options and --resume --out {out}")
 
-# %% ../nbs/08_train.ipynb #3adfdc67
-def add_train_args(p:argparse.ArgumentParser):
-    "Options of `balldetect train`."
-    a = p.add_argument
-    a('--model', dest='task', help='detect or forecast')
-    a('--arch', help='architecture (registry key)')
-    a('--data-dir', dest='data_dir',
-      help='dataset folder (default datasets/sim; datasets/sim_smoke for --profile smoke)')
-    a('--out', help='run folder (default runs/<model>_<arch>_<time>)')
-    a('--profile', help='smoke, default or full (default: default)')
-    a('--epochs', type=int)
-    a('--lr', type=float)
-    a('--wd', type=float)
-    a('--bs', type=int)
-    a('--seed', type=int)
-    a('--patience', type=int, help='epochs without improvement before stopping')
-    a('--time-budget', dest='time_budget_s', type=float, help='stop training after this many seconds')
-    a('--device', help='auto (default), cpu, cuda, ...')
-    a('--arch-kwargs', dest='arch_kwargs', type=json.loads, help='JSON object of model keyword arguments')
-    a('--config', help='JSON file of config keys; the flags above override it')
-    a('--resume', action='store_true', default=None, help='continue the run in --out from its last.pt')
-    a('--generate-if-missing', dest='generate_if_missing', action='store_true', default=None,
-      help='simulate the data set when --data-dir does not exist')
-    a('--no-amp', dest='amp', action='store_false', default=None, help='no mixed precision on CUDA')
-    a('--compile', action='store_true', default=None, help='torch.compile the model')
-    a('--quiet', action='store_true', help='no progress bars')
-    a('--init', help='best.pt of a run of the same arch whose weights start this one (fine-tuning)')
-    a('--augment', action=argparse.BooleanOptionalAction, default=None,
-      help='domain randomisation of detector batches (default: on for synthetic data, off for course data)')
+# %% ../nbs/08_train.ipynb #4b088c7c
+TRAIN_FLAGS = {  # config key -> its option of `balldetect train` (default --key-with-dashes) and argparse keywords
+    'task': dict(flag='--model'), 'arch': {}, 'data_dir': {}, 'out': {}, 'profile': {},
+    'epochs': dict(type=int), 'lr': dict(type=float), 'wd': dict(type=float), 'bs': dict(type=int),
+    'seed': dict(type=int), 'patience': dict(type=int), 'time_budget_s': dict(flag='--time-budget', type=float),
+    'device': {}, 'arch_kwargs': dict(type=json.loads), 'resume': dict(action='store_true'),
+    'generate_if_missing': dict(action='store_true'), 'amp': dict(flag='--no-amp', action='store_false'),
+    'compile': dict(action='store_true'), 'init': {}, 'augment': dict(action=argparse.BooleanOptionalAction),
+}
 
+# %% ../nbs/08_train.ipynb #ceae603e
+def add_train_args(p:argparse.ArgumentParser):
+    "Options of `balldetect train`: those of `TRAIN_FLAGS`, helped by the comments of `train_config`."
+    helps = docments(train_config)
+    for key, kw in TRAIN_FLAGS.items():
+        kw = dict(kw)
+        flag = kw.pop('flag', '--' + key.replace('_', '-'))
+        text = f"off: {helps[key]}" if kw.get('action') == 'store_false' else helps[key]  # --no-amp
+        if key == 'profile': kw['metavar'] = '|'.join(PROFILES)
+        p.add_argument(flag, dest=key, default=None, help=text.replace('%', '%%'), **kw)
+    p.add_argument('--config', help='JSON file of config keys; the options above override it')
+    p.add_argument('--quiet', action='store_true', help='no progress bars')
+
+# %% ../nbs/08_train.ipynb #d00c0145
 def config_from_args(args) -> dict:
     "The train config of parsed `balldetect train` arguments."
     cfg = load_json(args.config) if args.config else {}
@@ -319,6 +325,7 @@ def config_from_args(args) -> dict:
     if args.quiet: cfg['progress'] = False
     return cfg
 
+# %% ../nbs/08_train.ipynb #6609c641
 def run_train(args) -> int:
     "`balldetect train`: train, print the scores; exit code 1 when the loss diverged."
     cfg = resolve_config(config_from_args(args))  # resolved here so the run folder is known
