@@ -33,8 +33,7 @@ def imported_modules(path:Path) -> set:
 
 
 # Known exceptions, each a lazy import inside a function; delete an entry once its owner moves the code.
-KNOWN_LATE = {'simulate imports baselines',  # the simulator's calibration scores the physics baselines
-              'hpsearch imports hpcluster'}  # `balldetect hp --cluster` hands the search to Ray
+KNOWN_LATE = {'hpsearch imports hpcluster'}  # `balldetect hp --cluster` hands the search to Ray
 
 
 def test_modules_import_only_earlier_notebooks():
