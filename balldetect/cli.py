@@ -21,7 +21,7 @@ COMMANDS = {
     'train':    ('balldetect.train',    'train a detector or forecaster'),
     'evaluate': ('balldetect.evaluate', 'metrics of a checkpoint and of the baselines'),
     'predict':  ('balldetect.evaluate', 'colours and boxes for image files'),
-    'hp':       ('balldetect.hpsearch', 'hyperparameter search with hyperopt'),
+    'hp':       ('balldetect.hpcommand', 'hyperparameter search with hyperopt'),
     'report':   ('balldetect.report',   'run the experiments and build the HTML/PDF report'),
 }
 

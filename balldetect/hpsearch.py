@@ -1,4 +1,4 @@
-"""`balldetect hp`: a resumable hyperopt (TPE) search over both tasks and every architecture, logged one JSON line per trial, summarised by `hp_summary`.
+"""A resumable hyperopt (TPE) search over both tasks and every architecture, logged one JSON line per trial, summarised by `hp_summary`; the `balldetect hp` command (`09c_hpcommand`) runs it.
 
 Docs: https://balldetect.github.io/balldetect/hpsearch.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://balldetect.github.io/balldetect/hpsearch.html.md"""
 
 # %% ../nbs/09_hpsearch.ipynb #45fc9d7b
 from __future__ import annotations
-import argparse, copy, hashlib, json, math, pickle, time
+import copy, hashlib, json, math, pickle, time
 from functools import partial
 from pathlib import Path
 import numpy as np
@@ -15,15 +15,14 @@ from hyperopt.base import JOB_STATE_DONE
 from hyperopt.exceptions import AllTrialsFailed
 from hyperopt.pyll import scope
 from tqdm.auto import tqdm
-from .core import (DataError, PROFILES, atomic_path, get_profile, load_json, progress_mode,
-                             runs_dir, save_json)
+from .core import DataError, atomic_path, get_profile, load_json, progress_mode, save_json
 from .learner import to_plain
 
 # %% auto #0
 __all__ = ['SPACES', 'HP_BUDGETS', 'TRAIN_KEYS', 'LOSS_DEFINITION', 'log_uniform', 'int_range', 'dropout_or_none', 'search_space',
            'point_of', 'search_loss', 'search_config', 'toy_train', 'flat_params', 'local_worker', 'make_objective',
            'done_docs', 'trial_record', 'save_trials', 'load_trials', 'best_trial', 'best_config', 'write_best',
-           'hp_search', 'add_hp_args', 'run_hp']
+           'hp_search']
 
 # %% ../nbs/09_hpsearch.ipynb #9f3c04cf
 def log_uniform(label:str, lo:float, hi:float):
@@ -264,51 +263,3 @@ def hp_search(base:dict, max_evals:int, out, *, archs=None, seed:int=0, train_fn
             bar.set_postfix(best=(best_trial(trials) or {}).get('result', {}).get('loss'))
     write_best(trials, out)
     return trials
-
-# %% ../nbs/09_hpsearch.ipynb #cceb1d2e
-def add_hp_args(p:argparse.ArgumentParser):
-    "The options of `balldetect hp`."
-    p.add_argument('--model', required=True, choices=['detect', 'forecast'], help='the task to tune')
-    p.add_argument('--max-evals', type=int, default=None,
-                   help="trials in all, earlier ones of a resumed search included "
-                        "(default: the profile's hp_evals)")
-    p.add_argument('--arch', nargs='+', default=None,
-                   help="architectures to search over (default: all of the task's)")
-    p.add_argument('--data-dir', default=None, help="dataset folder (default: the profile's synthetic set)")
-    p.add_argument('--out', default=None,
-                   help='search folder (default: runs/hp_<model>); run again with the same folder to resume')
-    p.add_argument('--profile', default='default', choices=list(PROFILES),
-                   help='sets the per-trial budget and the default trial count')
-    p.add_argument('--seed', type=int, default=0, help='seed of the search and of every training')
-    p.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda, ...')
-    p.add_argument('--epochs', type=int, default=None,
-                   help="epochs per trial (default: the profile's search budget)")
-    p.add_argument('--time-budget', type=float, default=None,
-                   help="seconds per trial (default: the profile's search budget)")
-    p.add_argument('--cluster', default=None,
-                   help='run trials in parallel on Ray: local:K (a cluster of K nodes on this machine, '
-                        'stopped afterwards) or HOST:PORT of a running cluster '
-                        '(default: one at a time in this process)')
-    p.add_argument('--n-startup', type=int, default=10, help='random trials before TPE takes over')
-
-# %% ../nbs/09_hpsearch.ipynb #e6a55ddb
-def run_hp(args, train_fn=None) -> int:
-    "Run `balldetect hp`: search (or resume), then say where the best config is."
-    n = get_profile(args.profile)['hp_evals'] if args.max_evals is None else args.max_evals
-    if n < 1: raise ValueError(f'--max-evals must be at least 1, got {n}')
-    out, t0 = Path(args.out or runs_dir()/f'hp_{args.model}'), time.time()
-    base = search_config(args.model, args.profile, args.data_dir, args.seed, args.device, epochs=args.epochs,
-                         time_budget_s=args.time_budget)
-    search = hp_search
-    if args.cluster:
-        try: from balldetect.hpcluster import cluster_search
-        except ImportError as e:
-            raise RuntimeError(f"--cluster needs Ray Tune ({e}): pip install 'balldetect[hp]'") from None
-        search = partial(cluster_search, cluster=args.cluster)
-    search(base, n, out, archs=args.arch, seed=args.seed, train_fn=train_fn, n_startup=args.n_startup)
-    s = load_json(out/'summary.json')
-    if not s['n_ok']: raise RuntimeError(f"all {s['n_trials']} trials failed; see {out/'trials.jsonl'}")
-    print(f"hp {args.model}: {s['n_trials']} trials ({s['n_failed']} failed), {time.time() - t0:.0f} s; "
-          f"best loss {s['best_loss']:.4g} (trial {s['best_tid']}, {s['best_params']['arch']})")
-    print(f"best config: {out/'best.json'}  ->  balldetect train --config {out/'best.json'}")
-    return 0

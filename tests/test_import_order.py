@@ -32,11 +32,6 @@ def imported_modules(path:Path) -> set:
     return names - {None}
 
 
-# Known exceptions, each a lazy import inside a function; delete an entry once its owner moves the code.
-KNOWN_LATE = {'simulate imports baselines',  # the simulator's calibration scores the physics baselines
-              'hpsearch imports hpcluster'}  # `balldetect hp --cluster` hands the search to Ray
-
-
 def test_modules_import_only_earlier_notebooks():
     order = notebook_order()
     late = []
@@ -44,4 +39,4 @@ def test_modules_import_only_earlier_notebooks():
         if py.stem not in order: continue  # __init__, _modidx
         for name in imported_modules(py):
             if name in order and order[name] > order[py.stem]: late.append(f'{py.stem} imports {name}')
-    assert not set(late) - KNOWN_LATE, late
+    assert not late, late
