@@ -19,8 +19,8 @@ from matplotlib import patheffects, patches
 from fastai.vision.all import (ConvLayer, DataLoaders, Learner, Normalize, ResBlock, TensorBase, TensorImage,
                                Transform, apply_init, create_body, create_head, default_split, imagenet_stats,
                                init_cnn, num_features_model, resnet18, resnet34, xresnet18, xresnet34)
-from .core import (BOX_MAX, BOX_MIN, COLOURS, COLOUR_RGB, N_COLOURS, IMG_SIZE, get_device, save_json,
-                             seed_everything)
+from .core import (BOX_MAX, BOX_MIN, COLOURS, COLOUR_RGB, N_COLOURS, IMG_SIZE, get_device,
+                             save_json, seed_everything)
 from .profiles import FASTAI_DET_PROFILES, get_profile
 from .split import get_datasets
 from .fastai_glue import FastaiItems, fit_fastai, subsample, torch_threads
@@ -315,7 +315,8 @@ def train_fastai_detector(data_dir, # dataset folder (e.g. datasets/sim)
         learn.export('export.pkl')
     res = dict(status='ok', task='detect', arch=f"fastai_{cfg['arch']}", framework='fastai', subtask=task,
                metrics=metrics, test=metrics, n_params=n_params(learn.model), device=str(dls.device),
-               threads=threads, profile=profile, pretrained=pre['pretrained'], pretrained_reason=pre['reason'],
+               threads=threads, profile=profile, pretrained=pre['pretrained'],
+               pretrained_reason=pre['reason'],
                seed=seed, n_test=len(tdl.dataset), img_size=cfg['size'], **fit,
                confusion=colour_confusion(preds[0], preds[2]).tolist())
     save_json(res, out/'metrics.json')

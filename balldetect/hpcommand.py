@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse, time
 from functools import partial
 from pathlib import Path
-from .core import PROFILES, get_profile, load_json, runs_dir
+from .core import load_json, runs_dir
+from .profiles import PROFILES, get_profile
 from .hpsearch import hp_search, search_config
 
 # %% auto #0

@@ -15,14 +15,14 @@ from hyperopt.base import JOB_STATE_DONE
 from hyperopt.exceptions import AllTrialsFailed
 from hyperopt.pyll import scope
 from tqdm.auto import tqdm
-from .core import DataError, atomic_path, get_profile, load_json, progress_mode, save_json
+from .core import DataError, atomic_path, load_json, progress_mode, save_json
+from .profiles import HP_BUDGETS, get_profile
 from .learner import to_plain
 
 # %% auto #0
-__all__ = ['SPACES', 'HP_BUDGETS', 'TRAIN_KEYS', 'LOSS_DEFINITION', 'log_uniform', 'int_range', 'dropout_or_none', 'search_space',
-           'point_of', 'search_loss', 'search_config', 'toy_train', 'flat_params', 'local_worker', 'make_objective',
-           'done_docs', 'trial_record', 'save_trials', 'load_trials', 'best_trial', 'best_config', 'write_best',
-           'hp_search']
+__all__ = ['SPACES', 'TRAIN_KEYS', 'LOSS_DEFINITION', 'log_uniform', 'int_range', 'dropout_or_none', 'search_space', 'point_of',
+           'search_loss', 'search_config', 'toy_train', 'flat_params', 'local_worker', 'make_objective', 'done_docs',
+           'trial_record', 'save_trials', 'load_trials', 'best_trial', 'best_config', 'write_best', 'hp_search']
 
 # %% ../nbs/09_hpsearch.ipynb #9f3c04cf
 def log_uniform(label:str, lo:float, hi:float):
@@ -91,10 +91,6 @@ def search_loss(task:str, metrics:dict) -> float:
     return metrics['mse_px2']
 
 # %% ../nbs/09_hpsearch.ipynb #1721ddd6
-HP_BUDGETS = {'smoke':   dict(epochs=1, patience=1, time_budget_s=30),
-              'default': dict(epochs=8, patience=3, time_budget_s=60, max_train=3072, max_eval=768),
-              'full':    dict(epochs=90, patience=12, time_budget_s=None)}
-
 def search_config(task:str, profile:str='default', data_dir=None, seed:int=0, device:str='auto',
                   **overrides) -> dict:
     "The train config every trial starts from: task, data, the profile's short budget, no test scoring."

@@ -16,19 +16,18 @@ from .core import (DataError, folder_lock, load_json, runs_dir, save_json, seed_
 from .profiles import FINETUNE, PROFILE_CAPS, PROFILES, get_profile, per_profile
 from .split import get_datasets
 from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
-from .learner import (Learner, NonFiniteLossError, n_params, SingleBatchCB, parse_sched, schedule_fallback,
-                                to_plain)
+from .learner import (Learner, NonFiniteLossError, n_params, SingleBatchCB, parse_sched,
+                                schedule_fallback, to_plain)
 from .callbacks import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB,
                                   TimeBudgetCB, load_checkpoint)
-from .models import (METRIC_FNS, N_INPUTS, baseline_scores, build_model, check_task,
-                               format_scores, load_model, model_scores, registry, upgrade_config)
+from .models import (DEFAULT_ARCH, METRIC_FNS, MONITOR, N_INPUTS, baseline_scores, build_model,
+                               check_task, format_scores, load_model, model_scores, registry, upgrade_config)
 
 
 # %% auto #0
-__all__ = ['TRAIN_DEFAULTS', 'DEFAULT_ARCH', 'MONITOR', 'FALLBACKS', 'SIM_MARKERS', 'RUN_FILES', 'TRAIN_FLAGS', 'train_config',
-           'resolve_config', 'ensure_data', 'data_source', 'make_loaders', 'data_fingerprint', 'prepare_out',
-           'make_learner', 'init_weights', 'train', 'finish', 'run_files_left', 'add_train_args', 'config_from_args',
-           'run_train']
+__all__ = ['TRAIN_DEFAULTS', 'FALLBACKS', 'SIM_MARKERS', 'RUN_FILES', 'TRAIN_FLAGS', 'train_config', 'resolve_config',
+           'ensure_data', 'data_source', 'make_loaders', 'data_fingerprint', 'prepare_out', 'make_learner',
+           'init_weights', 'train', 'finish', 'run_files_left', 'add_train_args', 'config_from_args', 'run_train']
 
 # %% ../nbs/08_train.ipynb #b703a665
 def train_config(
@@ -61,7 +60,7 @@ def train_config(
     num_workers:int=0, # DataLoader worker processes (0: batches drawn in the training process)
     progress:bool=True, # progress bars
     single_batch:bool=False, # train and validate on one batch: a quick check that the loop runs
-    augment:bool|None=None, # detectors: domain randomisation; default: on for synthetic data, off for course data
+    augment:bool|None=None, # detectors: domain randomisation; default: on for synthetic data only
     init:str|None=None, # best.pt of a run of the same arch whose weights start this one (fine-tuning)
     compile:bool=False, # torch.compile the model (off: not measured to help yet)
 ) -> dict:
@@ -70,12 +69,6 @@ def train_config(
 
 # %% ../nbs/08_train.ipynb #cca7cb98
 TRAIN_DEFAULTS = train_config()
-
-# %% ../nbs/08_train.ipynb #28fe1f23
-DEFAULT_ARCH = {'detect': 'heatmap', 'forecast': 'physics'}
-
-# %% ../nbs/08_train.ipynb #4cf27da7
-MONITOR = {'detect': ('valid_loss', 'min'), 'forecast': ('mse_px2', 'min')}
 
 # %% ../nbs/08_train.ipynb #61696763
 FALLBACKS = dict(lr=1e-3, wd=0., bs=64, opt='adam', sched='onecycle')  # an arch without a recipe
@@ -294,10 +287,12 @@ def run_files_left(out) -> str:
             f"then continue with the same options and --resume --out {out}")
 
 # %% ../nbs/08_train.ipynb #4b088c7c
-TRAIN_FLAGS = {  # config key -> its option of `balldetect train` (default --key-with-dashes) and argparse keywords
+# config key -> its option of `balldetect train` (default: --key-with-dashes) and argparse keywords
+TRAIN_FLAGS = {
     'task': dict(flag='--model'), 'arch': {}, 'data_dir': {}, 'out': {}, 'profile': {},
     'epochs': dict(type=int), 'lr': dict(type=float), 'wd': dict(type=float), 'bs': dict(type=int),
-    'seed': dict(type=int), 'patience': dict(type=int), 'time_budget_s': dict(flag='--time-budget', type=float),
+    'seed': dict(type=int), 'patience': dict(type=int),
+    'time_budget_s': dict(flag='--time-budget', type=float),
     'device': {}, 'arch_kwargs': dict(type=json.loads), 'resume': dict(action='store_true'),
     'generate_if_missing': dict(action='store_true'), 'amp': dict(flag='--no-amp', action='store_false'),
     'compile': dict(action='store_true'), 'init': {}, 'augment': dict(action=argparse.BooleanOptionalAction),

@@ -15,9 +15,9 @@ def notebook_order() -> dict:
     return order
 
 
-def imported_modules(path:Path) -> set:
-    "The balldetect modules a file imports: `from .x`, `balldetect.x`, `from balldetect import x`, import_module strings."
-    names, tree = set(), ast.parse(path.read_text())
+def imported_modules(source:str) -> set:
+    "The balldetect modules `source` imports: `from .x`, `balldetect.x`, `from balldetect import x`, import_module strings."
+    names, tree = set(), ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             mod = node.module or ''
@@ -37,6 +37,21 @@ def test_modules_import_only_earlier_notebooks():
     late = []
     for py in sorted((ROOT/'balldetect').glob('*.py')):
         if py.stem not in order: continue  # __init__, _modidx
-        for name in imported_modules(py):
+        for name in imported_modules(py.read_text()):
             if name in order and order[name] > order[py.stem]: late.append(f'{py.stem} imports {name}')
+    assert not late, late
+
+
+# the start notebook is a tour of the finished project: it runs a little of every notebook on purpose
+TOURS = {'000_start_here'}
+
+def test_notebook_cells_import_only_earlier_notebooks():
+    "Demo and test cells too: a reader running a notebook top to bottom meets no module he has not read yet."
+    order, late = notebook_order(), []
+    for i, nb in enumerate(sorted((ROOT/'nbs').glob('*.ipynb'))):
+        if nb.stem in TOURS: continue
+        for cell in json.loads(nb.read_text())['cells']:
+            if cell['cell_type'] != 'code': continue
+            source = '\n'.join(l for l in ''.join(cell['source']).splitlines() if not l.lstrip().startswith(('%', '!')))
+            late += [f'{nb.stem} imports {name}' for name in imported_modules(source) if order.get(name, -1) > i]
     assert not late, late
