@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from PIL import Image, UnidentifiedImageError
 from .core import COLOURS, IMG_SIZE, N_BALLS, DataError, datasets_dir, save_json
-from .split import TASKS, get_datasets
+from .split import SPLIT_PARTS, TASKS, load_split, split_parts
 from .models import baseline_scores, check_task, format_scores, load_model, model_scores
 from .learner import get_preds
 
@@ -39,16 +39,12 @@ def parse_indices(spec:str, available:list) -> list:
 # %% ../nbs/08b_evaluate.ipynb #dfae8ad1
 def eval_dataset(task:str, data_dir, indices:str|None=None, split:str='test', max_items:int|None=None):
     """The items of `data_dir` to score: `indices` if given, else part `split` of the split that training
-    used (`get_datasets`); at most `max_items`."""
-    check_task(task)
-    if indices is None:
-        parts = get_datasets(data_dir, task)
-        if split not in parts:
-            raise ValueError(f"unknown split part {split!r}; choose one of {', '.join(parts)}")
-        items = parts[split]
-    else:
-        full = TASKS[task](data_dir)
-        items = full.subset(parse_indices(str(indices), full.indices))
+    used (`split_parts`); at most `max_items`."""
+    full = TASKS[check_task(task)](data_dir)
+    if indices is not None: items = full.subset(parse_indices(str(indices), full.indices))
+    elif split not in SPLIT_PARTS:
+        raise ValueError(f"unknown split part {split!r}; choose one of {', '.join(SPLIT_PARTS)}")
+    else: items = split_parts(full, load_split(data_dir))[split]
     if max_items: items = items.subset(items.indices[:max_items])
     if not len(items):
         what = f'indices {indices}' if indices else f'split part {split}'

@@ -14,7 +14,7 @@ from .data import (KINDS, DetectionDataset, FullSequenceDataset, PresentBoxesDat
 
 # %% auto #0
 __all__ = ['SPLIT_NAME', 'SPLIT_PARTS', 'TASKS', 'detection_indices', 'sequence_ids', 'make_split', 'parse_split', 'load_split',
-           'get_datasets']
+           'split_parts', 'get_datasets']
 
 # %% ../nbs/02a_split.ipynb #fd853649
 SPLIT_NAME, SPLIT_PARTS = 'split.json', ('train', 'valid', 'test')
@@ -98,12 +98,16 @@ def load_split(data_dir, spec=None, *, seed:int=0) -> dict:
 TASKS = {'detect': DetectionDataset, 'present': PresentBoxesDataset, 'forecast': SequenceDataset,
          'sequence': FullSequenceDataset}
 
-# %% ../nbs/02a_split.ipynb #72acdb15
+# %% ../nbs/02a_split.ipynb #b786a856
+def split_parts(full, parts:dict) -> dict:
+    "The train/valid/test subsets of dataset `full` for the sequence ids of split `parts`."
+    have = set(full.indices)
+    want = detection_indices if full.kind == 'mini_balls' else list
+    return {k: full.subset([i for i in want(parts[k]) if i in have]) for k in SPLIT_PARTS}
+
+# %% ../nbs/02a_split.ipynb #eb7bdfa4
 def get_datasets(data_dir, task:str='detect', split=None, *, seed:int=0, cache:bool=True, **kw) -> dict:
     "The train/valid/test datasets of `task` (see `TASKS`) over `data_dir`, split by sequence."
     if task not in TASKS: raise ValueError(f'unknown task {task!r}; choose one of {", ".join(TASKS)}')
-    cls, sp = TASKS[task], load_split(data_dir, split, seed=seed)
-    full = cls(data_dir, cache=cache, **kw)
-    have = set(full.arrays['index'].tolist())
-    want = (lambda ids: detection_indices(ids)) if cls.kind == 'mini_balls' else (lambda ids: ids)
-    return {k: full.subset([i for i in want(sp[k]) if i in have]) for k in SPLIT_PARTS}
+    parts = load_split(data_dir, split, seed=seed)
+    return split_parts(TASKS[task](data_dir, cache=cache, **kw), parts)
