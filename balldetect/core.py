@@ -15,9 +15,8 @@ import torch
 # %% auto #0
 __all__ = ['COLOURS', 'N_COLOURS', 'N_BALLS', 'N_STEPS', 'N_OBS', 'IMG_SIZE', 'DETECT_FRAMES', 'BBOX_SCALE', 'BOX_MIN', 'BOX_MAX',
            'CENTRE_MIN', 'CENTRE_MAX', 'COLOUR_RGB', 'PROGRESS_MODES', 'LOCK_NAME', 'project_root', 'datasets_dir',
-           'runs_dir', 'reports_dir', 'experiments_dir', 'project_path', 'sim_data_dir', 'DataError', 'seed_everything',
-           'get_device', 'in_test', 'in_kernel', 'progress_mode', 'atomic_path', 'save_json', 'load_json',
-           'folder_lock']
+           'runs_dir', 'reports_dir', 'experiments_dir', 'project_path', 'DataError', 'seed_everything', 'get_device',
+           'in_test', 'in_kernel', 'progress_mode', 'atomic_path', 'save_json', 'load_json', 'folder_lock']
 
 # %% ../nbs/00_core.ipynb #384b43c7
 COLOURS = ('red', 'green', 'blue', 'yellow', 'lime', 'purple', 'orange', 'cyan', 'magenta')
@@ -61,11 +60,6 @@ def experiments_dir() -> Path:
 def project_path(p) -> Path:
     "`p` as given when absolute, else taken from the project root (how every template resolves its paths)."
     return Path(p) if Path(p).is_absolute() else project_root()/p
-
-# %% ../nbs/00_core.ipynb #5b166ec7
-def sim_data_dir(profile:str='default') -> Path:
-    "The synthetic set a profile uses: `datasets/sim_smoke` for smoke, else `datasets/sim`."
-    return datasets_dir()/('sim_smoke' if profile == 'smoke' else 'sim')
 
 # %% ../nbs/00_core.ipynb #d26b1745
 class DataError(ValueError):

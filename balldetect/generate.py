@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
-from .core import (DETECT_FRAMES, IMG_SIZE, N_STEPS, atomic_path, datasets_dir, sim_data_dir,
-                             load_json, progress_mode, save_json)
-from .profiles import PROFILES, get_profile
+from .core import (DETECT_FRAMES, IMG_SIZE, N_STEPS, atomic_path, datasets_dir, load_json,
+                             progress_mode, save_json)
+from .profiles import PROFILES, get_profile, sim_data_dir
 from .simulate import SIM, SimParams, pb, simulate_sequence, sphere_extents
 from .render import render_background, render_frame, encode_jpeg
 
@@ -158,9 +158,10 @@ def save_strip(path, seed:int, i:int, prm:SimParams=SIM) -> Path:
 def add_generate_args(p:argparse.ArgumentParser):
     "Options of `balldetect generate`."
     p.add_argument('--out', type=Path, default=None,
-                   help='output folder (default: datasets/sim, datasets/sim_smoke for --profile smoke)')
+                   help='output folder (default: the profile\'s synthetic set, datasets/sim or datasets/sim_smoke)')
     p.add_argument('--sequences', type=int, default=None,
-                   help='number of sequences (default: from the profile: 60 smoke, 7000 otherwise)')
+                   help='number of sequences (default: the profile\'s: ' +
+                        ', '.join(f"{k} {p['sequences']}" for k, p in PROFILES.items()) + ')')
     p.add_argument('--seed', type=int, default=0, help='data set seed (default 0)')
     p.add_argument('--workers', type=int, default=os.cpu_count() or 1,
                    help='worker processes (default: CPU count)')

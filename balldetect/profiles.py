@@ -6,18 +6,19 @@ Docs: https://balldetect.github.io/balldetect/profiles.html.md"""
 
 # %% ../nbs/00a_profiles.ipynb #8e98b028
 from __future__ import annotations
-from .core import IMG_SIZE
+from pathlib import Path
+from .core import IMG_SIZE, datasets_dir
 
 # %% auto #0
 __all__ = ['PROFILES', 'DETECTOR_DEFAULTS', 'FORECASTER_DEFAULTS', 'ARCH_DEFAULTS', 'PROFILE_CAPS', 'FINETUNE',
            'FASTAI_DET_PROFILES', 'FASTAI_FC_PROFILES', 'HP_BUDGETS', 'REPORT_LIMITS', 'PROFILE_TABLES', 'get_profile',
-           'per_profile', 'profile_gaps', 'profile_settings']
+           'sim_data_dir', 'per_profile', 'profile_gaps', 'profile_settings']
 
 # %% ../nbs/00a_profiles.ipynb #6f7213a2
 PROFILES = {
-    'smoke':   dict(sequences=60,   epochs=2,   patience=2,  time_budget_s=60,    hp_evals=2),
-    'default': dict(sequences=7000, epochs=30,  patience=6,  time_budget_s=600,   hp_evals=6),
-    'full':    dict(sequences=7000, epochs=400, patience=40, time_budget_s=None,  hp_evals=100),
+    'smoke':   dict(dataset='sim_smoke', sequences=60,   epochs=2,   patience=2,  time_budget_s=60,   hp_evals=2),
+    'default': dict(dataset='sim',       sequences=7000, epochs=30,  patience=6,  time_budget_s=600,  hp_evals=6),
+    'full':    dict(dataset='sim',       sequences=7000, epochs=400, patience=40, time_budget_s=None, hp_evals=100),
 }
 
 # %% ../nbs/00a_profiles.ipynb #685086c9
@@ -26,6 +27,11 @@ def get_profile(name:str='default') -> dict:
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
     return dict(PROFILES[name], name=name)
+
+# %% ../nbs/00a_profiles.ipynb #970b79f2
+def sim_data_dir(profile:str='default') -> Path:
+    "The synthetic set a profile uses by default: `datasets/sim_smoke` for smoke, else `datasets/sim`."
+    return datasets_dir()/get_profile(profile)['dataset']
 
 # %% ../nbs/00a_profiles.ipynb #1177a5ee
 def per_profile(value, profile:str):

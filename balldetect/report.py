@@ -11,8 +11,8 @@ from collections import namedtuple
 from contextlib import contextmanager
 from pathlib import Path
 from .core import (DataError, datasets_dir, experiments_dir, folder_lock, load_json, project_root,
-                             reports_dir, save_json, sim_data_dir)
-from .profiles import PROFILES, REPORT_LIMITS, get_profile
+                             reports_dir, save_json)
+from .profiles import PROFILES, REPORT_LIMITS, get_profile, sim_data_dir
 from .htmlpdf import export_html, print_pdf, pdf_pages
 
 # %% auto #0

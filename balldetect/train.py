@@ -11,9 +11,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 from fastcore.docments import docments
-from .core import (DataError, folder_lock, load_json, runs_dir, save_json, seed_everything,
-                             sim_data_dir)
-from .profiles import FINETUNE, PROFILE_CAPS, PROFILES, get_profile, per_profile
+from .core import DataError, folder_lock, load_json, runs_dir, save_json, seed_everything
+from .profiles import FINETUNE, PROFILE_CAPS, PROFILES, get_profile, per_profile, sim_data_dir
 from .split import get_datasets
 from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
 from .learner import (Learner, NonFiniteLossError, n_params, SingleBatchCB, parse_sched,
