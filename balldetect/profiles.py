@@ -110,16 +110,14 @@ PROFILE_TABLES = dict(PROFILES=PROFILES, PROFILE_CAPS=PROFILE_CAPS, FINETUNE=FIN
 
 # %% ../nbs/00a_profiles.ipynb #e1653b6a
 def profile_gaps(tables:dict|None=None) -> list:
-    "Where a table of `tables` (default `PROFILE_TABLES`) or a setting keyed by profiles misses a profile."
+    "Where a table of `tables` (default `PROFILE_TABLES`) or a setting in one is keyed by profile but lacks one."
     gaps = []
-    def visit(where, value, top=False):
+    def visit(where, value):
         if not isinstance(value, dict): return
-        keyed = bool(value) and set(value) <= set(PROFILES)
-        if keyed or top: gaps.extend(f'{where} misses {p}' for p in PROFILES if p not in value)
+        if value and set(value) <= set(PROFILES):
+            gaps.extend(f'{where} misses {p}' for p in PROFILES if p not in value)
         for key, sub in value.items(): visit(f'{where}.{key}', sub)
-    top_level = {'PROFILES', 'PROFILE_CAPS', 'FASTAI_DET_PROFILES', 'FASTAI_FC_PROFILES', 'HP_BUDGETS',
-                 'REPORT_LIMITS'}
-    for name, table in (tables or PROFILE_TABLES).items(): visit(name, table, name in top_level)
+    for name, table in (tables or PROFILE_TABLES).items(): visit(name, table)
     return gaps
 
 # %% ../nbs/00a_profiles.ipynb #6fa13d83
