@@ -16,9 +16,9 @@ __all__ = ['PROFILES', 'DETECTOR_DEFAULTS', 'FORECASTER_DEFAULTS', 'ARCH_DEFAULT
 
 # %% ../nbs/00a_profiles.ipynb #6f7213a2
 PROFILES = {
-    'smoke':   dict(dataset='sim_smoke', sequences=60,   epochs=2,   patience=2,  time_budget_s=60,   hp_evals=2),
-    'default': dict(dataset='sim',       sequences=7000, epochs=30,  patience=6,  time_budget_s=600,  hp_evals=6),
-    'full':    dict(dataset='sim',       sequences=7000, epochs=400, patience=40, time_budget_s=None, hp_evals=100),
+    'smoke':   dict(dataset='sim_smoke', sequences=60, epochs=2, patience=2, time_budget_s=60, hp_evals=2),
+    'default': dict(dataset='sim', sequences=7000, epochs=30, patience=6, time_budget_s=600, hp_evals=6),
+    'full':    dict(dataset='sim', sequences=7000, epochs=400, patience=40, time_budget_s=None, hp_evals=100),
 }
 
 # %% ../nbs/00a_profiles.ipynb #685086c9
@@ -110,7 +110,7 @@ PROFILE_TABLES = dict(PROFILES=PROFILES, PROFILE_CAPS=PROFILE_CAPS, FINETUNE=FIN
 
 # %% ../nbs/00a_profiles.ipynb #e1653b6a
 def profile_gaps(tables:dict|None=None) -> list:
-    "Where a table of `tables` (default `PROFILE_TABLES`) or a setting in one is keyed by profile but lacks one."
+    "Where a table of `tables` (default `PROFILE_TABLES`), or a setting in one, lacks a profile."
     gaps = []
     def visit(where, value):
         if not isinstance(value, dict): return
