@@ -158,7 +158,7 @@ def save_strip(path, seed:int, i:int, prm:SimParams=SIM) -> Path:
 def add_generate_args(p:argparse.ArgumentParser):
     "Options of `balldetect generate`."
     p.add_argument('--out', type=Path, default=None,
-                   help='output folder (default: the profile\'s synthetic set, datasets/sim or datasets/sim_smoke)')
+                   help="output folder (default: the profile's synthetic set, datasets/sim or sim_smoke)")
     p.add_argument('--sequences', type=int, default=None,
                    help='number of sequences (default: the profile\'s: ' +
                         ', '.join(f"{k} {p['sequences']}" for k, p in PROFILES.items()) + ')')
