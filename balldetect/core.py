@@ -14,9 +14,10 @@ import torch
 
 # %% auto #0
 __all__ = ['COLOURS', 'N_COLOURS', 'N_BALLS', 'N_STEPS', 'N_OBS', 'IMG_SIZE', 'DETECT_FRAMES', 'BBOX_SCALE', 'BOX_MIN', 'BOX_MAX',
-           'CENTRE_MIN', 'CENTRE_MAX', 'COLOUR_RGB', 'PROGRESS_MODES', 'LOCK_NAME', 'project_root', 'datasets_dir',
-           'runs_dir', 'reports_dir', 'experiments_dir', 'project_path', 'DataError', 'seed_everything', 'get_device',
-           'in_test', 'in_kernel', 'progress_mode', 'atomic_path', 'save_json', 'load_json', 'folder_lock']
+           'CENTRE_MIN', 'CENTRE_MAX', 'COLOUR_RGB', 'PROGRESS_MODES', 'NEW_FILE_MODE', 'LOCK_NAME', 'project_root',
+           'datasets_dir', 'runs_dir', 'reports_dir', 'experiments_dir', 'project_path', 'DataError', 'seed_everything',
+           'get_device', 'in_test', 'in_kernel', 'progress_mode', 'new_file_mode', 'atomic_path', 'save_json',
+           'load_json', 'folder_lock']
 
 # %% ../nbs/00_core.ipynb #384b43c7
 COLOURS = ('red', 'green', 'blue', 'yellow', 'lime', 'purple', 'orange', 'cyan', 'magenta')
@@ -111,6 +112,15 @@ def progress_mode() -> str:
         return 'epoch'  # papermill, nbconvert: nobody watches
     return 'bar'
 
+# %% ../nbs/00_core.ipynb #4ab1a241
+def new_file_mode() -> int:
+    "The mode `open` gives a new file in this process: 0o666 less the umask."
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+NEW_FILE_MODE = new_file_mode()  # read once, at import: umask is process-wide state
+
 # %% ../nbs/00_core.ipynb #833c5b22
 @contextmanager
 def atomic_path(path):
@@ -121,6 +131,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, NEW_FILE_MODE)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)

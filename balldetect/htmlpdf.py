@@ -6,8 +6,9 @@ Docs: https://balldetect.github.io/balldetect/htmlpdf.html.md"""
 
 # %% ../nbs/09d_htmlpdf.ipynb #e9a10003
 from __future__ import annotations
-import os, re, shutil, subprocess, tempfile
+import re, shutil, subprocess, tempfile
 from pathlib import Path
+from .core import atomic_path
 
 # %% auto #0
 __all__ = ['MATHJAX', 'PRINT_CSS', 'export_html', 'find_chromium', 'print_pdf', 'pdf_pages']
@@ -55,12 +56,8 @@ def export_html(nb_path, html_path, title:str='balldetect lab report') -> Path:
         cell['outputs'] = [o for o in cell.get('outputs', []) if o.get('name') != 'stderr']
     body, _ = ex.from_notebook_node(nb, resources=dict(metadata=dict(name=title)))
     body = body.replace('</head>', PRINT_CSS + '</head>', 1)
-    html_path = Path(html_path)
-    with tempfile.NamedTemporaryFile('w', dir=html_path.parent, suffix='.tmp', delete=False) as f:
-        f.write(body)
-    os.chmod(f.name, 0o644)  # a temp file is created 0600
-    os.replace(f.name, html_path)
-    return html_path
+    with atomic_path(html_path) as tmp: tmp.write_text(body)
+    return Path(html_path)
 
 # %% ../nbs/09d_htmlpdf.ipynb #02abdc67
 def find_chromium() -> str|None:
@@ -73,20 +70,16 @@ def print_pdf(html_path, pdf_path, timeout:int=120) -> Path:
     chrome = find_chromium()
     if chrome is None:
         raise RuntimeError('PDF needs Chromium: run `make setup` as root or `apt-get install chromium`')
-    pdf_path = Path(pdf_path)
-    tmp = pdf_path.with_name(f'.{pdf_path.name}.tmp')
-    with tempfile.TemporaryDirectory() as prof:
+    with atomic_path(pdf_path) as tmp, tempfile.TemporaryDirectory() as prof:
         cmd = [chrome, '--headless', '--no-sandbox', '--disable-gpu', '--no-pdf-header-footer',
                '--disable-background-networking', '--disable-component-update', '--disable-sync',
                '--no-first-run',
                '--allow-file-access-from-files', '--virtual-time-budget=20000', f'--user-data-dir={prof}',
                f'--print-to-pdf={tmp}', Path(html_path).resolve().as_uri()]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if r.returncode or not tmp.exists() or tmp.stat().st_size == 0:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f'Chromium could not print {html_path}: {r.stderr[-500:]}')
-    os.replace(tmp, pdf_path)
-    return pdf_path
+        if r.returncode or not tmp.exists() or tmp.stat().st_size == 0:  # empty as made: Chromium wrote nothing
+            raise RuntimeError(f'Chromium could not print {html_path}: {r.stderr[-500:]}')
+    return Path(pdf_path)
 
 # %% ../nbs/09d_htmlpdf.ipynb #da833d38
 def pdf_pages(pdf_path) -> int:
