@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from .core import BBOX_SCALE, IMG_SIZE, N_COLOURS, N_BALLS
 from .labtext import fmt, DASH
+from .learner import parse_sched
+from .models import build_model
 
 # %% auto #0
 __all__ = ['LOSSES', 'LOSS_NOTES', 'EARLIER', 'PX2_PER_NMSE', 'fastai_detector_model', 'run_model', 'example_inputs', 'loss_key',
@@ -38,8 +40,6 @@ def run_model(task:str, # detect or forecast
     if arch.startswith('fastai_'):
         from balldetect.fastai_forecaster import FASTAI_FORECASTERS
         return FASTAI_FORECASTERS[arch.removeprefix('fastai_')](**kw)
-    try: from balldetect.models import build_model   # where the model registry lives since issue 10
-    except ImportError: from balldetect.evaluate import build_model
     return build_model(task, arch, kw)
 
 # %% ../nbs/10c_methods.ipynb #270a6c66
@@ -95,7 +95,6 @@ def loss_markdown(arch:str, fastai_task:str='boxes') -> str:
 # %% ../nbs/10c_methods.ipynb #15a656b0
 def describe_schedule(sched) -> str:
     "A learning-rate schedule of a config in words."
-    from balldetect.learner import parse_sched
     sched = parse_sched(sched or None)
     name = sched.get('name')
     if name == 'none': return 'constant'

@@ -17,8 +17,8 @@ from .htmlpdf import export_html, print_pdf, pdf_pages
 
 # %% auto #0
 __all__ = ['Experiment', 'EXPERIMENTS', 'REAL_SAMPLES', 'experiments', 'real_roots', 'real_sample_dir', 'resolve_params',
-           'StepLog', 'report_data', 'kernel_output_to', 'run_experiment', 'collect_runs', 'runs_data_dir',
-           'build_report', 'run_one', 'render_report', 'add_report_args', 'run_report']
+           'StepLog', 'course_layout', 'report_data', 'kernel_output_to', 'run_experiment', 'collect_runs',
+           'runs_data_dir', 'build_report', 'run_one', 'render_report', 'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
 Experiment = namedtuple('Experiment', 'name template params task role label')
@@ -85,12 +85,17 @@ class StepLog:
         self.steps.append(dict(msg=msg, elapsed_s=round(el, 1), **info))
         if not self.quiet: print(f'[{el:7.1f}s] {msg}', flush=True)
 
+# %% ../nbs/10_report.ipynb #b9d7e81d
+def course_layout(d) -> bool:
+    "Whether folder `d` holds the course layout: `mini_balls/` and `mini_balls_seq/`."
+    return (Path(d)/'mini_balls').is_dir() and (Path(d)/'mini_balls_seq').is_dir()
+
 # %% ../nbs/10_report.ipynb #e2c04f84
 def report_data(data_dir=None, profile:str='default', log=print) -> Path:
     "The data folder to use, generating the synthetic set when no folder is given and it is absent."
     if data_dir is not None:
         d = Path(data_dir)
-        if not (d/'mini_balls').is_dir() or not (d/'mini_balls_seq').is_dir():
+        if not course_layout(d):
             raise DataError(d, 'expected mini_balls/ and mini_balls_seq/ inside (the course layout)')
         return d
     d = sim_data_dir(profile)
@@ -163,7 +168,7 @@ def runs_data_dir(runs_dir, data_dir=None, profile:str='smoke', log=print) -> Pa
     if data_dir is not None: return report_data(data_dir, profile, log)
     for m in Path(runs_dir).glob('*/metrics.json'):
         d = load_json(m).get('data_dir')
-        if d and (Path(d)/'mini_balls').is_dir() and (Path(d)/'mini_balls_seq').is_dir(): return Path(d)
+        if d and course_layout(d): return Path(d)
     return report_data(None, profile, log)
 
 # %% ../nbs/10_report.ipynb #97b235ed

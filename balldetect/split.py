@@ -50,11 +50,8 @@ def make_split(ids, seed:int=0, fractions=(0.8, 0.1, 0.1)) -> dict:
 def _ids(part, v) -> list:
     "Sequence ids from `'a:b'`, `(a, b)` (half-open ranges) or a list of ids."
     try:
-        if isinstance(v, str):
-            a, b = v.split(':')
-            return list(range(int(a), int(b)))
-        if isinstance(v, tuple):
-            a, b = v
+        if isinstance(v, (str, tuple)):
+            a, b = v.split(':') if isinstance(v, str) else v
             return list(range(int(a), int(b)))
         return sorted(int(i) for i in v)
     except (TypeError, ValueError):
