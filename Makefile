@@ -25,10 +25,15 @@ apt:
 	      || { tail -20 /tmp/balldetect-apt.log; exit 1; }; \
 	  else echo "apt: missing$$missing (needed for the PDF report; install them as root)"; fi; fi
 
+# a fresh .venv with every extra takes 7.1 GB (3.2 GB of them torch's CUDA libraries); pip needs room to unpack
+INSTALL_NEEDS_KB := 8388608
 # the venv is (re)installed only when pyproject.toml's content or EXTRAS change (nbdev-export rewrites its mtime)
 install:
 	@want="$$(md5sum pyproject.toml | cut -d' ' -f1) $(EXTRAS)"; \
 	if [ -x $(PY) ] && [ "$$(cat $(STAMP) 2>/dev/null)" = "$$want" ]; then exit 0; fi; \
+	free_kb=$$(df -Pk . | awk 'NR==2 {print $$4}'); \
+	if [ ! -x $(PY) ] && [ "$$free_kb" -lt $(INSTALL_NEEDS_KB) ]; then \
+	  echo "error: $(CURDIR): $$((free_kb / 1048576)) GB free; the first install of $(VENV) needs about 8 GB (torch with its CUDA libraries)"; exit 1; fi; \
 	test -x $(PY) || python3 -m venv $(VENV); \
 	echo "setup: installing balldetect[$(EXTRAS)] into $(VENV) (first time: a few minutes)"; \
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]' 2>&1 | grep -v "^WARNING: Location"; \

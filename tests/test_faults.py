@@ -1,5 +1,5 @@
 """The faults of the README's "What happens when things go wrong": two runs into one --out, a read-only data folder,
-a full disk (a patched writer), Ctrl-C and kill -9 in the middle of a run."""
+a full disk (a patched writer, and the first setup's space check), Ctrl-C and kill -9 in the middle of a run."""
 import errno, json, os, signal, stat, subprocess, sys, time
 from pathlib import Path
 import pytest
@@ -9,6 +9,7 @@ from balldetect.core import LOCK_NAME
 from cli_run import run
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[1]
 
 
 
@@ -129,3 +130,15 @@ def test_kill_9_then_resume(data, tmp_path):
     m = json.loads((out/'metrics.json').read_text())
     assert m['status'] == 'ok' and [h['epoch'] for h in m['history']] == list(range(epoch + 3))
     assert not [p.name for p in out.iterdir() if p.name.endswith('.tmp')]
+
+
+def test_first_setup_without_the_space_is_refused(tmp_path):
+    "A fresh checkout on a disk with less room than the venv needs: one `error:` line, and no .venv begun."
+    for name in ['Makefile', 'pyproject.toml']: (tmp_path/name).write_bytes((ROOT/name).read_bytes())
+    more_than_any_disk_kb = 2**50
+    res = subprocess.run(['make', '-s', 'install', f'INSTALL_NEEDS_KB={more_than_any_disk_kb}'], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert res.returncode != 0
+    line = one_error_line(res.stdout)
+    assert str(tmp_path) in line and 'needs about 8 GB' in line, line
+    assert not (tmp_path/'.venv').exists()
