@@ -31,10 +31,11 @@ INSTALL_NEEDS_KB := 8388608
 install:
 	@want="$$(md5sum pyproject.toml | cut -d' ' -f1) $(EXTRAS)"; \
 	if [ -x $(PY) ] && [ "$$(cat $(STAMP) 2>/dev/null)" = "$$want" ]; then exit 0; fi; \
-	free_kb=$$(df -Pk . | awk 'NR==2 {print $$4}'); \
-	if [ ! -x $(PY) ] && [ "$$free_kb" -lt $(INSTALL_NEEDS_KB) ]; then \
-	  echo "error: $(CURDIR): $$((free_kb / 1048576)) GB free; the first install of $(VENV) needs about 8 GB (torch with its CUDA libraries)"; exit 1; fi; \
-	test -x $(PY) || python3 -m venv $(VENV); \
+	if [ ! -x $(PY) ]; then \
+	  free_kb=$$(df -Pk . | awk 'NR==2 {print $$4}'); \
+	  if [ "$$free_kb" -lt $(INSTALL_NEEDS_KB) ]; then \
+	    echo "error: $(CURDIR): $$((free_kb / 1048576)) GB free; the first install of $(VENV) needs about 8 GB (torch with its CUDA libraries)"; exit 1; fi; \
+	  python3 -m venv $(VENV); fi; \
 	echo "setup: installing balldetect[$(EXTRAS)] into $(VENV) (first time: a few minutes)"; \
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]' 2>&1 | grep -v "^WARNING: Location"; \
 	$(PY) -c "import $(IMPORTS)" >/dev/null 2>&1 || { echo "setup: install failed (import $(IMPORTS))"; exit 1; }; \
