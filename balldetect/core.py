@@ -102,15 +102,15 @@ PROGRESS_MODES = ('bar', 'epoch', 'off')
 
 def progress_mode() -> str:
     """`bar` (live bars), `epoch` (one line per epoch) or `off`: `BALLDETECT_PROGRESS`, else guessed from
-    where we run."""
+    where we run (bars in a terminal and in JupyterLab, lines in a file or a pipe)."""
     mode = os.environ.get('BALLDETECT_PROGRESS', '').strip().lower()
     if mode and mode not in PROGRESS_MODES:
         raise ValueError(f"BALLDETECT_PROGRESS={mode!r}: choose one of {', '.join(PROGRESS_MODES)}")
     if mode: return mode
     if in_test(): return 'epoch'
-    if in_kernel() and not os.environ.get('JPY_SESSION_NAME'):
-        return 'epoch'  # papermill, nbconvert: nobody watches
-    return 'bar'
+    if in_kernel():  # JupyterLab sets JPY_SESSION_NAME; papermill and nbconvert (nobody watches) do not
+        return 'bar' if os.environ.get('JPY_SESSION_NAME') else 'epoch'
+    return 'bar' if getattr(sys.stderr, 'isatty', lambda: False)() else 'epoch'  # a log file or a pipe: lines
 
 # %% ../nbs/00_core.ipynb #4ab1a241
 def new_file_mode() -> int:

@@ -6,7 +6,7 @@ Docs: https://balldetect.github.io/balldetect/evaluate.html.md"""
 
 # %% ../nbs/08b_evaluate.ipynb #4d8e477c
 from __future__ import annotations
-import argparse
+import argparse, sys
 from pathlib import Path
 import numpy as np
 import torch
@@ -19,8 +19,9 @@ from .learner import get_preds
 
 
 # %% auto #0
-__all__ = ['parse_indices', 'eval_dataset', 'evaluate', 'read_image', 'predict', 'format_prediction', 'add_evaluate_args',
-           'run_evaluate', 'add_predict_args', 'png_paths', 'run_predict']
+__all__ = ['COLOURLESS_SPREAD', 'GRAYSCALE_WARNING', 'parse_indices', 'eval_dataset', 'evaluate', 'read_image', 'colourless',
+           'predict', 'format_prediction', 'add_evaluate_args', 'run_evaluate', 'add_predict_args', 'png_paths',
+           'run_predict']
 
 # %% ../nbs/08b_evaluate.ipynb #4b60220c
 def parse_indices(spec:str, available:list) -> list:
@@ -80,23 +81,34 @@ def read_image(path) -> np.ndarray:
         raise DataError(path, f'image is {im.width}x{im.height}; the detectors take {IMG_SIZE}x{IMG_SIZE}')
     return np.asarray(im)
 
+# %% ../nbs/08b_evaluate.ipynb #4cdcd454
+COLOURLESS_SPREAD = 24  # levels of 255
+
+def colourless(pixels:np.ndarray) -> bool:
+    "Whether uint8 `(H, W, 3)` `pixels` hold no colour: every pixel's channels within `COLOURLESS_SPREAD`."
+    rgb = np.asarray(pixels, np.int16)
+    return bool((rgb.max(-1) - rgb.min(-1)).max() <= COLOURLESS_SPREAD)
+
 # %% ../nbs/08b_evaluate.ipynb #080ada96
+GRAYSCALE_WARNING = 'the image has no colour (grayscale?); the balls differ only by colour, so these are guesses'
+
 def predict(model, images, *, device='cpu', bs:int=256) -> list:
     """Per image (file path or uint8 `(100,100,3)` array): the 3 most likely colours, their probabilities and
     boxes (px)."""
     if not isinstance(model, nn.Module): model, _ = load_model(model, 'detect', device)
     names = [str(p) if isinstance(p, (str, Path)) else f'image {i}' for i, p in enumerate(images)]
-    x = torch.from_numpy(np.stack([read_image(p) if isinstance(p, (str, Path)) else np.asarray(p, np.uint8)
-                                   for p in images]))
+    pixels = [read_image(p) if isinstance(p, (str, Path)) else np.asarray(p, np.uint8) for p in images]
+    x = torch.from_numpy(np.stack(pixels))
     x = x.permute(0, 3, 1, 2).float() / 255  # (N, 3, 100, 100)
     (probs, boxes), _ = get_preds(model, [(x[i:i+bs],) for i in range(0, len(x), bs)], n_inp=1, device=device)
     out = []
-    for name, p, b in zip(names, probs, boxes):
+    for name, px, p, b in zip(names, pixels, probs, boxes):
         top = sorted(p.argsort(descending=True)[:N_BALLS].tolist())
         out.append(dict(image=name, colours=[COLOURS[k] for k in top],
                         probs={c: round(float(v), 4) for c, v in zip(COLOURS, p)},
                         boxes={COLOURS[k]: [round(float(v), 2) for v in b[k]] for k in top},
-                        presence=p.tolist(), all_boxes=b.tolist()))
+                        presence=p.tolist(), all_boxes=b.tolist(),
+                        warning=GRAYSCALE_WARNING if colourless(px) else None))
     return out
 
 def format_prediction(r:dict) -> str:
@@ -154,6 +166,8 @@ def run_predict(args) -> int:
     "`balldetect predict`: print colours and boxes of each image; optionally draw them; 0 on success."
     preds = predict(args.checkpoint, args.images, device=args.device)
     for r in preds: print(format_prediction(r))
+    for r in preds:
+        if r['warning']: print(f"warning: {r['image']}: {r['warning']}", file=sys.stderr)
     if args.out_png:
         from balldetect.viz import draw_boxes
         for r, im, path in zip(preds, args.images, png_paths(args.out_png, args.images)):

@@ -6,7 +6,7 @@ Docs: https://balldetect.github.io/balldetect/train.html.md"""
 
 # %% ../nbs/08_train.ipynb #fd83402f
 from __future__ import annotations
-import argparse, errno, hashlib, json, os, sys, time
+import argparse, errno, hashlib, inspect, json, math, os, sys, time
 from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
@@ -15,7 +15,7 @@ from .core import DataError, folder_lock, load_json, runs_dir, save_json, seed_e
 from .profiles import FINETUNE, PROFILE_CAPS, PROFILES, get_profile, per_profile, sim_data_dir
 from .split import get_datasets
 from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
-from .learner import (Learner, NonFiniteLossError, n_params, SingleBatchCB, parse_sched,
+from .learner import (OPTIMIZERS, Learner, NonFiniteLossError, n_params, SingleBatchCB, parse_sched,
                                 schedule_fallback, to_plain)
 from .callbacks import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB,
                                   TimeBudgetCB, load_checkpoint)
@@ -24,9 +24,10 @@ from .models import (DEFAULT_ARCH, METRIC_FNS, MONITOR, N_INPUTS, baseline_score
 
 
 # %% auto #0
-__all__ = ['TRAIN_DEFAULTS', 'FALLBACKS', 'SIM_MARKERS', 'RUN_FILES', 'TRAIN_FLAGS', 'train_config', 'resolve_config',
-           'ensure_data', 'data_source', 'make_loaders', 'data_fingerprint', 'prepare_out', 'make_learner',
-           'init_weights', 'train', 'finish', 'run_files_left', 'add_train_args', 'config_from_args', 'run_train']
+__all__ = ['TRAIN_DEFAULTS', 'FALLBACKS', 'CONFIG_MINIMA', 'CONFIG_POSITIVE', 'SCHEDULES', 'SIM_MARKERS', 'RUN_FILES',
+           'TRAIN_FLAGS', 'train_config', 'value_fits', 'check_config', 'resolve_config', 'ensure_data', 'data_source',
+           'make_loaders', 'data_fingerprint', 'prepare_out', 'make_learner', 'init_weights', 'train', 'finish',
+           'run_files_left', 'add_train_args', 'config_from_args', 'run_train']
 
 # %% ../nbs/08_train.ipynb #b703a665
 def train_config(
@@ -53,7 +54,7 @@ def train_config(
     mode:str|None=None, # min or max: which way the monitored number is better; default per task
     max_train:int|None=None, # at most this many training items (the smoke profile sets it)
     max_eval:int|None=None, # at most this many validation and test items (the smoke profile sets it)
-    windows:bool|None=None, # forecasters: random training windows (RandomWindowCB); default: the arch's
+    windows:bool|int|None=None, # forecasters: random training windows (RandomWindowCB; an int: the shortest); default: the arch's
     split:str|None=None, # explicit split, like train=0:80,valid=80:90,test=90:100; default D/split.json
     amp:bool=True, # mixed precision on CUDA
     num_workers:int=0, # DataLoader worker processes (0: batches drawn in the training process)
@@ -72,16 +73,62 @@ TRAIN_DEFAULTS = train_config()
 # %% ../nbs/08_train.ipynb #61696763
 FALLBACKS = dict(lr=1e-3, wd=0., bs=64, opt='adam', sched='onecycle')  # an arch without a recipe
 
+# %% ../nbs/08_train.ipynb #a6a38009
+CONFIG_MINIMA = dict(epochs=1, bs=1, max_train=1, max_eval=1, patience=0, seed=0, num_workers=0, wd=0.)
+CONFIG_POSITIVE = ('lr', 'time_budget_s')  # above 0
+SCHEDULES = ('none', 'step', 'onecycle', 'cosine')
+_JSON_TYPES = {'str': ((str,), 'a string'), 'int': ((int,), 'an integer'), 'float': ((int, float), 'a number'),
+               'bool': ((bool,), 'true or false'), 'dict': ((dict,), 'a JSON object'), 'None': ((type(None),), 'null')}
+
+# %% ../nbs/08_train.ipynb #bfd6d162
+def value_fits(value, annotation:str) -> bool:
+    "Whether JSON `value` has one of the types of `annotation` (like `'int|None'`); a bool is no number."
+    names = [n.strip() for n in annotation.split('|')]
+    if isinstance(value, bool): return 'bool' in names
+    return any(isinstance(value, _JSON_TYPES[n][0]) for n in names if n in _JSON_TYPES)
+
+def _expected(annotation:str) -> str:
+    "What `annotation` asks for, in words."
+    return ' or '.join(_JSON_TYPES[n.strip()][1] for n in annotation.split('|'))
+
+# %% ../nbs/08_train.ipynb #e7b89491
+def _range_fault(key:str, value) -> str|None:
+    "What is wrong with the range of number `value` of config `key`, or None."
+    if isinstance(value, bool) or not isinstance(value, (int, float)): return None
+    if not math.isfinite(value): return f'must be a finite number, got {value!r}'
+    if key in CONFIG_MINIMA and value < CONFIG_MINIMA[key]:
+        return f'must be at least {CONFIG_MINIMA[key]}, got {value!r}'
+    if key in CONFIG_POSITIVE and value <= 0: return f'must be above 0, got {value!r}'
+    return None
+
+def check_config(cfg:dict) -> dict:
+    """`cfg` when each value has the type `train_config` declares and lies in range, else a `ValueError` naming
+    the key."""
+    for key, param in inspect.signature(train_config).parameters.items():
+        value = cfg.get(key)
+        if key in cfg and param.annotation is not param.empty and not value_fits(value, param.annotation):
+            raise ValueError(f'{key}: expected {_expected(param.annotation)}, got {json.dumps(value)}')
+        if fault := _range_fault(key, value): raise ValueError(f'{key}: {fault}')
+    if cfg.get('opt') is not None and cfg['opt'] not in OPTIMIZERS:
+        raise ValueError(f"opt: choose one of {', '.join(OPTIMIZERS)}, got {cfg['opt']!r}")
+    if cfg.get('mode') is not None and cfg['mode'] not in ('min', 'max'):
+        raise ValueError(f"mode: choose min or max, got {cfg['mode']!r}")
+    sched = cfg.get('sched')
+    if not (sched is None or isinstance(sched, (str, list, tuple, dict))) or not len(sched or 'none'):
+        raise ValueError(f'sched: expected a name, a list or a JSON object, got {json.dumps(sched)}')
+    if (name := parse_sched(sched).get('name')) not in SCHEDULES:
+        raise ValueError(f"sched: choose one of {', '.join(SCHEDULES)}, got {name!r}")
+    return cfg
+
 # %% ../nbs/08_train.ipynb #d128c7a9
 def resolve_config(config:dict) -> dict:
-    "The full config: defaults, profile and arch defaults filled in, names checked."
+    "The full config: defaults, profile and arch defaults filled in, names, types and ranges checked."
     config = upgrade_config(config)  # configs written before the rename name the task `model`
     if unknown := sorted(set(config) - set(TRAIN_DEFAULTS)):
         raise ValueError(f"unknown config key(s) {', '.join(unknown)}; known: {', '.join(TRAIN_DEFAULTS)}")
     given = {k: v for k, v in config.items() if v is not None}
     if 'task' not in given: raise ValueError("config needs 'task': detect or forecast")
-    if not isinstance(given.get('arch_kwargs', {}), dict):
-        raise ValueError('arch_kwargs must be a JSON object')
+    check_config(given)  # before the values are combined
     if given.get('resume') and not given.get('out'):
         raise ValueError("resume needs 'out': the folder of the run to continue")
     task, prof = check_task(given['task']), get_profile(given.get('profile', 'default'))
@@ -103,7 +150,7 @@ def resolve_config(config:dict) -> dict:
     if given.get('init') and 'lr' not in given: cfg['lr'] = cfg['lr'] * FINETUNE['lr_factor']
     if given.get('init') and 'epochs' not in given:
         cfg['epochs'] = per_profile(FINETUNE['epochs'], prof['name'])
-    return to_plain(cfg)
+    return check_config(to_plain(cfg))
 
 # %% ../nbs/08_train.ipynb #13d6579d
 SIM_MARKERS = ('generate.json', 'simulation.json')  # files the simulator writes beside its data
@@ -226,13 +273,13 @@ def train(config:dict) -> dict:
     dss, train_dl, valid_dl = make_loaders(cfg, device, rank, world)
     fp = data_fingerprint(dss)
     note = schedule_fallback(cfg['sched'], cfg['epochs'], len(train_dl))  # checked before `out` is touched
+    seed_everything(cfg['seed'])
+    model = build_model(task, cfg['arch'], cfg['arch_kwargs'])  # bad arch_kwargs or init: no folder made
+    if cfg.get('init'): init_weights(model, cfg)
+    param_count = n_params(model)
     with folder_lock(out, 'train'):  # a second run into the same folder is refused, not mixed in
         resume = prepare_out(cfg, fp) if rank == 0 else bool(cfg['resume'] and (out/'last.pt').exists())
         barrier()
-        seed_everything(cfg['seed'])
-        model = build_model(task, cfg['arch'], cfg['arch_kwargs'])
-        if cfg.get('init'): init_weights(model, cfg)
-        param_count = n_params(model)
         if cfg['compile']: model.compile()
         meta = dict(config=cfg, split={k: ds.indices for k, ds in dss.items()}, data_fingerprint=fp,
                     data_source=source, n_params=param_count, world_size=world)
@@ -322,7 +369,11 @@ def config_from_args(args) -> dict:
 # %% ../nbs/08_train.ipynb #6609c641
 def run_train(args) -> int:
     "`balldetect train`: train, print the scores; exit code 1 when the loss diverged."
-    cfg = resolve_config(config_from_args(args))  # resolved here so the run folder is known
+    try: cfg = resolve_config(config_from_args(args))  # resolved here so the run folder is known
+    except DataError: raise
+    except ValueError as e:  # a bad value, checked before anything is written: name the file it came from
+        if not args.config: raise
+        raise DataError(args.config, str(e)) from None
     try: res = train(cfg)
     except KeyboardInterrupt:
         print(f"stopped; continue with the same options and: --resume --out {cfg['out']}", file=sys.stderr)
