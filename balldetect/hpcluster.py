@@ -6,7 +6,7 @@ Docs: https://balldetect.github.io/balldetect/hpcluster.html.md"""
 
 # %% ../nbs/09b_hpcluster.ipynb #845864be
 from __future__ import annotations
-import contextlib, json, os, shutil, socket, subprocess, sys, tempfile, time
+import contextlib, ctypes, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import psutil
@@ -16,14 +16,15 @@ from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.hyperopt import HyperOptSearch
 from tqdm import tqdm
-from .core import DataError
+from .core import DataError, folder_lock, load_json, save_json
 from .learner import to_plain
 from .hpsearch import (SPACES, _check_meta, _train, done_docs, flat_params, load_trials,
                                  make_objective, point_of, save_trials, search_space, write_best)
 
 # %% auto #0
-__all__ = ['parse_cluster', 'node_shares', 'trial_resources', 'node_command', 'local_cluster', 'cluster_address', 'worker_name',
-           'trial_report', 'tune_trial', 'RecordingSearch', 'cluster_search']
+__all__ = ['OWNER_FILE', 'parse_cluster', 'node_shares', 'trial_resources', 'node_command', 'sweep_stale_clusters',
+           'local_cluster', 'cluster_address', 'worker_name', 'trial_report', 'tune_trial', 'RecordingSearch',
+           'cluster_search']
 
 # %% ../nbs/09b_hpcluster.ipynb #65a48cc7
 def parse_cluster(spec:str) -> tuple:
@@ -106,6 +107,33 @@ def _stop_nodes(procs:list, temp_dir:Path, timeout:float=60):
     psutil.wait_procs(tree, timeout=10)
     shutil.rmtree(temp_dir, ignore_errors=True)
 
+# %% ../nbs/09b_hpcluster.ipynb #f4b15a3a
+OWNER_FILE = 'owner.json'
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith('linux') else None
+
+def _die_with_parent():
+    "Run in a node's process before `ray start`: SIGTERM it when the search that started it dies (Linux)."
+    if _LIBC is not None: _LIBC.prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+def _owner_alive(folder:Path) -> bool:
+    "Whether the process that made cluster folder `folder` still runs (a folder without an owner counts so)."
+    try: owner = load_json(folder/OWNER_FILE)
+    except DataError: return True
+    try: return psutil.Process(owner['pid']).create_time() == owner['started']
+    except psutil.NoSuchProcess: return False
+
+# %% ../nbs/09b_hpcluster.ipynb #9e3eaee4
+def sweep_stale_clusters(root=None) -> list:
+    "Kill the processes of every local cluster under `root` (the temp folder) whose search died; their folders."
+    stale = [d for d in Path(root or tempfile.gettempdir()).glob('bdray_*') if d.is_dir() and not _owner_alive(d)]
+    for d in stale:
+        procs = [q for q in psutil.process_iter(['cmdline']) if str(d) in ' '.join(q.info['cmdline'] or [])]
+        for q in procs:
+            with contextlib.suppress(psutil.NoSuchProcess): q.kill()
+        psutil.wait_procs(procs, timeout=10)
+        shutil.rmtree(d, ignore_errors=True)
+    return stale
+
 # %% ../nbs/09b_hpcluster.ipynb #6d211ff6
 def _connect(address:str, k:int=1, procs=(), temp_dir=None, t0:float=0, timeout:float=300):
     "Connect this process to the Ray cluster at `address`; wait until `k` nodes are alive."
@@ -124,7 +152,9 @@ def local_cluster(k:int, n_cpus:int|None=None, n_gpus:int|None=None, timeout:flo
     import ray, torch
     n_gpus = torch.cuda.device_count() if n_gpus is None else n_gpus
     gpu_names = (os.environ.get('CUDA_VISIBLE_DEVICES') or ','.join(map(str, range(n_gpus)))).split(',')
+    sweep_stale_clusters()  # the nodes of a search killed with kill -9, if any are left
     temp_dir, t0, procs = Path(tempfile.mkdtemp(prefix='bdray_')), time.time(), []
+    save_json(dict(pid=os.getpid(), started=psutil.Process().create_time()), temp_dir/OWNER_FILE)
     address = f'127.0.0.1:{(head_port := _free_ports(1)[0])}'
     try:
         for i, (cpus, gpus) in enumerate(node_shares(k, n_cpus or os.cpu_count(), n_gpus)):
@@ -134,7 +164,8 @@ def local_cluster(k:int, n_cpus:int|None=None, n_gpus:int|None=None, timeout:flo
                                temp_dir=temp_dir)
             with open(temp_dir/f'node{i}.log', 'w') as log:
                 procs.append(subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                              stderr=subprocess.STDOUT, start_new_session=True))
+                                              stderr=subprocess.STDOUT, start_new_session=True,
+                                              preexec_fn=_die_with_parent))
             # the head is up: the others can join
             while not i and not (temp_dir/'ray_current_cluster').exists():
                 _check_started(procs, temp_dir, t0, timeout)
@@ -224,24 +255,26 @@ def cluster_search(base:dict, max_evals:int, out, *, cluster:str, archs=None, se
     archs = list(archs or SPACES[task])
     space = search_space(task, archs)
     parse_cluster(cluster)
-    _check_meta(out, dict(base=base, archs=archs, seed=seed, n_startup=n_startup))
-    for t in out.glob('.*.tmp'): t.unlink()
-    docs, search = done_docs(load_trials(out) or Trials()), None
-    if len(docs) < max_evals:
-        bar = tqdm(total=max_evals, initial=len(docs), desc=f'hp {task}', unit='trial', disable=not progress)
-        with cluster_address(cluster), bar:
-            resources, n_parallel = trial_resources(ray.nodes())
-            search = RecordingSearch(space, base, out, docs, n_startup, seed * 100_003 + len(docs), bar)
-            trainable = tune.with_parameters(tune_trial, base=base, out=str(out.resolve()), train_fn=train_fn)
-            tune.Tuner(tune.with_resources(trainable, resources),
-                       tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(search, n_parallel),
-                                                   num_samples=max_evals - len(docs), reuse_actors=False),
-                       run_config=tune.RunConfig(name=f'from_{len(docs)}',
-                                                 storage_path=str(out.resolve()/'ray'), verbose=0,
-                                                 stop=_StopOnDataError(search))).fit()
-    if search is not None and search.data_error: raise DataError(*search.data_error)
-    trials = load_trials(out) or Trials()
-    write_best(trials, out)
-    if len(trials) < max_evals:
-        raise KeyboardInterrupt(f'search stopped after {len(trials)} of {max_evals} trials')
-    return trials
+    with folder_lock(out, 'hp search'):  # a second search into the same folder is refused
+        _check_meta(out, dict(base=base, archs=archs, seed=seed, n_startup=n_startup))
+        for t in out.glob('.*.tmp'): t.unlink()
+        docs, search = done_docs(load_trials(out) or Trials()), None
+        if len(docs) < max_evals:
+            bar = tqdm(total=max_evals, initial=len(docs), desc=f'hp {task}', unit='trial',
+                       disable=not progress)
+            with cluster_address(cluster), bar:
+                resources, n_parallel = trial_resources(ray.nodes())
+                search = RecordingSearch(space, base, out, docs, n_startup, seed * 100_003 + len(docs), bar)
+                trainable = tune.with_parameters(tune_trial, base=base, out=str(out.resolve()), train_fn=train_fn)
+                tune.Tuner(tune.with_resources(trainable, resources),
+                           tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(search, n_parallel),
+                                                       num_samples=max_evals - len(docs), reuse_actors=False),
+                           run_config=tune.RunConfig(name=f'from_{len(docs)}',
+                                                     storage_path=str(out.resolve()/'ray'), verbose=0,
+                                                     stop=_StopOnDataError(search))).fit()
+        if search is not None and search.data_error: raise DataError(*search.data_error)
+        trials = load_trials(out) or Trials()
+        write_best(trials, out)
+        if len(trials) < max_evals:
+            raise KeyboardInterrupt(f'search stopped after {len(trials)} of {max_evals} trials')
+        return trials

@@ -6,7 +6,7 @@ Docs: https://balldetect.github.io/balldetect/hpsearch.html.md"""
 
 # %% ../nbs/09_hpsearch.ipynb #45fc9d7b
 from __future__ import annotations
-import copy, hashlib, json, math, pickle, time
+import copy, hashlib, io, json, math, pickle, time
 from functools import partial
 from pathlib import Path
 import numpy as np
@@ -15,14 +15,15 @@ from hyperopt.base import JOB_STATE_DONE
 from hyperopt.exceptions import AllTrialsFailed
 from hyperopt.pyll import scope
 from tqdm.auto import tqdm
-from .core import DataError, atomic_path, load_json, progress_mode, save_json
+from .core import DataError, atomic_path, folder_lock, load_json, progress_mode, save_json
 from .profiles import HP_BUDGETS, get_profile
 from .learner import to_plain
 
 # %% auto #0
-__all__ = ['SPACES', 'TRAIN_KEYS', 'LOSS_DEFINITION', 'log_uniform', 'int_range', 'dropout_or_none', 'search_space', 'point_of',
-           'search_loss', 'search_config', 'toy_train', 'flat_params', 'local_worker', 'make_objective', 'done_docs',
-           'trial_record', 'save_trials', 'load_trials', 'best_trial', 'best_config', 'write_best', 'hp_search']
+__all__ = ['SPACES', 'TRIALS_PICKLE_CLASSES', 'TRAIN_KEYS', 'LOSS_DEFINITION', 'log_uniform', 'int_range', 'dropout_or_none',
+           'search_space', 'point_of', 'search_loss', 'search_config', 'toy_train', 'flat_params', 'local_worker',
+           'make_objective', 'done_docs', 'trial_record', 'TrialsUnpickler', 'save_trials', 'load_trials', 'best_trial',
+           'best_config', 'write_best', 'hp_search']
 
 # %% ../nbs/09_hpsearch.ipynb #9f3c04cf
 def log_uniform(label:str, lo:float, hi:float):
@@ -159,6 +160,17 @@ def trial_record(doc:dict) -> dict:
                 finished=str(doc.get('refresh_time')), params=r.get('params'), metrics=r.get('metrics'),
                 train=r.get('train'), error=r.get('error'), worker=r.get('worker'), config=r.get('config'))
 
+# %% ../nbs/09_hpsearch.ipynb #57e7c0d2
+TRIALS_PICKLE_CLASSES = {('hyperopt.base', 'Trials'), ('datetime', 'datetime'), ('numpy', 'dtype'),
+                         ('numpy._core.multiarray', 'scalar'), ('numpy.core.multiarray', 'scalar')}
+
+class TrialsUnpickler(pickle.Unpickler):
+    "Reads a pickled hyperopt `Trials`, refusing every class or function outside `TRIALS_PICKLE_CLASSES`."
+    def find_class(self, module:str, name:str):
+        if (module, name) not in TRIALS_PICKLE_CLASSES:
+            raise pickle.UnpicklingError(f'it names {module}.{name}, which a hyperopt Trials never holds; not run')
+        return super().find_class(module, name)
+
 # %% ../nbs/09_hpsearch.ipynb #864d6bcd
 def save_trials(trials, out) -> Path:
     """Write the finished trials to `out/trials.pkl` (a hyperopt `Trials`) and `out/trials.jsonl`, each
@@ -175,8 +187,10 @@ def load_trials(out) -> Trials | None:
     "The trials saved in search folder `out`, or None when it holds none yet."
     p = Path(out)/'trials.pkl'
     if not p.exists(): return None
-    try: return pickle.loads(p.read_bytes())
+    try: trials = TrialsUnpickler(io.BytesIO(p.read_bytes())).load()
     except Exception as e: raise DataError(p, f'not a readable hyperopt Trials pickle ({e})') from None
+    if not isinstance(trials, Trials): raise DataError(p, f'holds a {type(trials).__name__}, not a hyperopt Trials')
+    return trials
 
 # %% ../nbs/09_hpsearch.ipynb #31d35a94
 TRAIN_KEYS = ('task', 'arch', 'arch_kwargs', 'lr', 'wd', 'bs', 'data_dir', 'seed')
@@ -236,26 +250,27 @@ def hp_search(base:dict, max_evals:int, out, *, archs=None, seed:int=0, train_fn
     out, task = Path(out), base['task']
     archs = list(archs or SPACES[task])
     space = search_space(task, archs)
-    _check_meta(out, dict(base=base, archs=archs, seed=seed, n_startup=n_startup))
-    for t in out.glob('.*.tmp'): t.unlink()  # left by a killed search (one search per folder at a time)
-    trials = trials_factory()
-    if (saved := load_trials(out)) is not None and not len(trials):
-        trials.insert_trial_docs([d | dict(exp_key=trials._exp_key) for d in done_docs(saved)])
-        trials.refresh()
-        save_trials(trials, out)  # the log catches up if a kill came between the two files
-    fn, algo = make_objective(base, train_fn or _train, out), partial(tpe.suggest, n_startup_jobs=n_startup)
-    step = batch or getattr(trials, 'parallelism', None) or 1
-    with tqdm(total=max_evals, initial=min(len(trials), max_evals), desc=f'hp {task}', unit='trial',
-              disable=not progress or progress_mode() != 'bar') as bar:
-        while (n := len(trials)) < max_evals:
-            try:
-                fmin(fn, space, algo=algo, max_evals=min(max_evals, n + step), trials=trials,
-                     rstate=np.random.default_rng([seed, n]), show_progressbar=False, verbose=False,
-                     return_argmin=False)
-            except AllTrialsFailed: pass
-            save_trials(trials, out)
-            if len(trials) == n: break  # the algorithm proposed nothing more
-            bar.update(len(trials) - n)
-            bar.set_postfix(best=(best_trial(trials) or {}).get('result', {}).get('loss'))
-    write_best(trials, out)
-    return trials
+    with folder_lock(out, 'hp search'):  # a second search into the same folder is refused
+        _check_meta(out, dict(base=base, archs=archs, seed=seed, n_startup=n_startup))
+        for t in out.glob('.*.tmp'): t.unlink()  # left by a killed search (one search per folder: the lock)
+        trials = trials_factory()
+        if (saved := load_trials(out)) is not None and not len(trials):
+            trials.insert_trial_docs([d | dict(exp_key=trials._exp_key) for d in done_docs(saved)])
+            trials.refresh()
+            save_trials(trials, out)  # the log catches up if a kill came between the two files
+        fn, algo = make_objective(base, train_fn or _train, out), partial(tpe.suggest, n_startup_jobs=n_startup)
+        step = batch or getattr(trials, 'parallelism', None) or 1
+        with tqdm(total=max_evals, initial=min(len(trials), max_evals), desc=f'hp {task}', unit='trial',
+                  disable=not progress or progress_mode() != 'bar') as bar:
+            while (n := len(trials)) < max_evals:
+                try:
+                    fmin(fn, space, algo=algo, max_evals=min(max_evals, n + step), trials=trials,
+                         rstate=np.random.default_rng([seed, n]), show_progressbar=False, verbose=False,
+                         return_argmin=False)
+                except AllTrialsFailed: pass
+                save_trials(trials, out)
+                if len(trials) == n: break  # the algorithm proposed nothing more
+                bar.update(len(trials) - n)
+                bar.set_postfix(best=(best_trial(trials) or {}).get('result', {}).get('loss'))
+        write_best(trials, out)
+        return trials

@@ -181,3 +181,30 @@ def test_cli_cluster_ctrl_c_keeps_finished_trials(tmp_path):
     assert 1 <= len(recs) < 12 and all(r['status'] == 'ok' for r in recs), recs  # a stopped trial is not a failed one
     assert len(load_trials(out)) == len(recs)
     assert not _ray_processes() - before
+
+
+def test_cli_cluster_sigkill_leaves_nothing(tmp_path):
+    "`kill -9` of `hp --cluster local:2`: a second `hp` is refused while it runs; then its nodes stop, the next one resumes."
+    pytest.importorskip('ray.tune')
+    from balls_fixture import write_fixture
+    import tempfile
+    data, out = write_fixture(tmp_path/'D', n_seq=20), tmp_path/'hp'
+    argv = [Path(sys.executable).parent/'balldetect', 'hp', '--model', 'forecast', '--profile', 'smoke', '--data-dir', data,
+            '--out', out, '--cluster', 'local:2', '--n-startup', '3']
+    before, tmp_dirs = _ray_processes(), set(Path(tempfile.gettempdir()).glob('bdray_*'))
+    env = os.environ | dict(OMP_NUM_THREADS='1')
+    p = subprocess.Popen([*map(str, argv), '--max-evals', '12'], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while time.time() - t0 < 300 and p.poll() is None and not (out/'trials.jsonl').exists(): time.sleep(0.2)
+    r = subprocess.run([*map(str, argv), '--max-evals', '12'], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and 'is writing into this folder' in r.stderr and r.stderr.count('\n') == 1, r.stderr
+    p.kill(); p.wait()
+    t0 = time.time()
+    while time.time() - t0 < 90 and _ray_processes() - before: time.sleep(0.5)
+    assert not _ray_processes() - before, 'Ray processes left 90 s after kill -9'
+    n_done = len(lines(out))
+    r = subprocess.run([*map(str, argv), '--max-evals', str(n_done + 1)], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert len(lines(out)) == n_done + 1
+    assert not _ray_processes() - before
+    assert set(Path(tempfile.gettempdir()).glob('bdray_*')) <= tmp_dirs    # the killed search's folder swept
