@@ -6,7 +6,7 @@ Docs: https://balldetect.github.io/balldetect/callbacks.html.md"""
 
 # %% ../nbs/05a_callbacks.ipynb #819bdc62
 from __future__ import annotations
-import math, time
+import math, re, time
 from pathlib import Path
 import torch
 from tqdm.auto import tqdm
@@ -142,8 +142,9 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     path = Path(path)
     if not path.is_file(): raise DataError(path, 'no such checkpoint file')
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise DataError(path, f'not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})') from None
+    except Exception as e:  # torch's own message runs over many lines, with terminal colours: its first line
+        first = (re.sub(r'\x1b\[[0-9;]*m', '', str(e)).strip().splitlines() or [''])[0][:200]
+        raise DataError(path, f'not a readable checkpoint ({type(e).__name__}: {first})') from None
     if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT:
         raise DataError(path, f'not a balldetect checkpoint (no format {CKPT_FORMAT!r})')
     return ck

@@ -63,8 +63,8 @@ def fetch(url:str, dest, *, sha256:str|None=None, progress:bool=True, timeout:fl
 
 # %% ../nbs/02b_download.ipynb #f70f2ec4
 def safe_extract(archive, dest) -> Path:
-    """Extract tar `archive` into `dest`, refusing it whole if any member is absolute, has `..`, or fails the
-    data filter."""
+    """Extract tar `archive` into `dest`, refusing it whole if any member is absolute, has `..`, fails the data
+    filter, or is not a file or folder."""
     if not hasattr(tarfile, 'data_filter'):
         raise RuntimeError('safe extraction needs Python >= 3.11.4 (tarfile filters)')
     archive, dest = Path(archive), Path(dest)
@@ -80,6 +80,10 @@ def safe_extract(archive, dest) -> Path:
                 try: tarfile.data_filter(m, str(dest))
                 except tarfile.FilterError as e:
                     raise DataError(archive, f'unsafe member {m.name!r} ({e}): archive refused') from None
+                if not (m.isfile() or m.isdir()):  # the course archives hold none; tarfile recurses on some
+                    what = 'a link to ' + repr(m.linkname) if m.issym() or m.islnk() else 'a special file'
+                    raise DataError(archive, f'unsafe member {m.name!r} ({what}; only files and folders '
+                                             'are expected): archive refused')
             tf.extractall(dest, members=members, filter='data')
     except (tarfile.TarError, EOFError, OSError) as e:
         raise DataError(archive, f'not a readable tar archive ({e})') from None

@@ -6,7 +6,7 @@ Docs: https://balldetect.github.io/balldetect/report.html.md"""
 
 # %% ../nbs/10_report.ipynb #03a65d0f
 from __future__ import annotations
-import os, sys, time
+import os, shutil, sys, time
 from collections import namedtuple
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +18,8 @@ from .htmlpdf import export_html, print_pdf, pdf_pages
 # %% auto #0
 __all__ = ['Experiment', 'EXPERIMENTS', 'REAL_SAMPLES', 'experiments', 'real_roots', 'real_sample_dir', 'resolve_params',
            'StepLog', 'course_layout', 'report_data', 'kernel_output_to', 'run_experiment', 'collect_runs',
-           'runs_data_dir', 'build_report', 'run_one', 'render_report', 'add_report_args', 'run_report']
+           'runs_data_dir', 'run_profile', 'clear_other_profile', 'build_report', 'run_one', 'render_report',
+           'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
 Experiment = namedtuple('Experiment', 'name template params task role label')
@@ -142,7 +143,8 @@ def run_experiment(name:str, nb:str, params:dict, out:Path) -> dict:
     except Exception as e:  # the notebook's own error, kept in the executed notebook
         last = str(e).strip().splitlines()[-1] if str(e).strip() else ''
         status, err = 'failed', f'{type(e).__name__}: {last}'
-    res = dict(name=name, notebook=nb, status=status, error=err, duration_s=round(time.time() - t0, 1))
+    res = dict(name=name, notebook=nb, status=status, error=err, duration_s=round(time.time() - t0, 1),
+               profile=params.get('profile'))
     save_json(res, run_dir/'status.json')
     return res
 
@@ -170,6 +172,21 @@ def runs_data_dir(runs_dir, data_dir=None, profile:str='smoke', log=print) -> Pa
         d = load_json(m).get('data_dir')
         if d and course_layout(d): return Path(d)
     return report_data(None, profile, log)
+
+# %% ../nbs/10_report.ipynb #0e098d73
+def run_profile(run_dir) -> str|None:
+    "The profile that made run folder `run_dir` (`status.json`, else `metrics.json`), or None when unknown."
+    for f in ('status.json', 'metrics.json'):
+        if (Path(run_dir)/f).exists(): return load_json(Path(run_dir)/f).get('profile')
+    return None
+
+def clear_other_profile(run_dir, profile:str, log=print) -> bool:
+    "Remove run folder `run_dir` when a run of another profile than `profile` made it; whether it did."
+    held = run_profile(run_dir)
+    if held in (None, profile): return False
+    shutil.rmtree(run_dir)
+    log(f'{Path(run_dir).name}: replacing its {held} run with a {profile} one')
+    return True
 
 # %% ../nbs/10_report.ipynb #97b235ed
 def build_report(profile:str='default', # run profile for every experiment: smoke, default or full
@@ -210,6 +227,7 @@ def run_one(e:Experiment, profile:str, data_dir, device:str, runs:Path, real_dir
     limits = dict(REPORT_LIMITS[profile].get(e.name, {}))  # the default report's time boxes
     if real := real_sample_dir(e.template, real_dir): limits['real_dir'] = str(real)
     params = dict(e.params, profile=profile, data_dir=str(data_dir), device=device, **limits)
+    clear_other_profile(runs/e.name, profile, log)  # a smoke report's run before a default one, say
     res = run_experiment(e.name, e.template, resolve_params(params, runs/e.name, profile), runs)
     why = f' ({res["error"]})' if res['error'] else ''
     log(f'{e.name}: {res["status"]} in {res["duration_s"]:.0f}s{why}')

@@ -114,7 +114,8 @@ def check_config(cfg:dict) -> dict:
     if cfg.get('mode') is not None and cfg['mode'] not in ('min', 'max'):
         raise ValueError(f"mode: choose min or max, got {cfg['mode']!r}")
     sched = cfg.get('sched')
-    if not (sched is None or isinstance(sched, (str, list, tuple, dict))) or not len(sched or 'none'):
+    listed = isinstance(sched, (list, tuple)) and len(sched) and isinstance(sched[0], str)  # ['step', 30, 0.3]
+    if not (sched is None or isinstance(sched, (str, dict)) or listed):
         raise ValueError(f'sched: expected a name, a list or a JSON object, got {json.dumps(sched)}')
     if (name := parse_sched(sched).get('name')) not in SCHEDULES:
         raise ValueError(f"sched: choose one of {', '.join(SCHEDULES)}, got {name!r}")

@@ -128,3 +128,19 @@ def test_report_refuses_a_folder_without_the_course_layout(tmp_path):
                         '--out', str(tmp_path/'out')], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and r.stderr.startswith(f"error: {tmp_path/'data'}: expected mini_balls/"), r.stderr
     assert 'Traceback' not in r.stderr and not (tmp_path/'out'/'report.html').exists()
+
+
+def test_smoke_then_default_runs_do_not_collide(report, tmp_path):
+    "`make report PROFILE=smoke && make report`, small: a default search replaces the smoke one, instead of failing."
+    import shutil
+    from balldetect.report import EXPERIMENTS, run_one
+    out, _ = report
+    data_dir = json.loads((out/'report_build.json').read_text())['data_dir']
+    shutil.copytree(out/'runs'/'hp_search', tmp_path/'runs'/'hp_search')
+    search = next(e for e in EXPERIMENTS if e.name == 'hp_search')
+    notes = []
+    res = run_one(search, 'default', data_dir, 'cpu', tmp_path/'runs', log=notes.append)
+    assert res['status'] == 'ok', res
+    assert notes[0] == 'hp_search: replacing its smoke run with a default one', notes
+    assert json.loads((tmp_path/'runs'/'hp_search'/'status.json').read_text())['profile'] == 'default'
+    assert json.loads((tmp_path/'runs'/'hp_search'/'search'/'search.json').read_text())['base']['profile'] == 'default'
