@@ -136,3 +136,20 @@ def test_finetune_from_checkpoint(runs, data, tmp_path):
         rc, out, err = run('train', '--model', 'detect', '--data-dir', data, '--out', tmp_path/'bad', '--profile', 'smoke',
                            '--quiet', *argv)
         assert rc == 1 and msg in err and 'Traceback' not in err, (argv, err)
+
+
+def test_train_log_file_gets_lines_not_bars(data, tmp_path):
+    "`balldetect train ... > run.log 2>&1` (a batch job): one line per epoch, none of tqdm's control codes."
+    import os, subprocess, sys
+    env = {k: v for k, v in os.environ.items() if k not in ('IN_TEST', 'BALLDETECT_PROGRESS')} | dict(OMP_NUM_THREADS='1')
+    log = tmp_path/'run.log'
+    with open(log, 'w') as f:
+        r = subprocess.run([str(Path(sys.executable).parent/'balldetect'), 'train', '--model', 'forecast', '--data-dir',
+                            str(data), '--out', str(tmp_path/'run'), '--profile', 'smoke'],
+                           stdout=f, stderr=subprocess.STDOUT, env=env, timeout=300)
+    text = log.read_text()
+    assert r.returncode == 0, text
+    assert '\r' not in text and '\x1b[' not in text, text[:500]
+    epochs = json.loads((tmp_path/'run'/'metrics.json').read_text())['epochs_run']
+    rows = [l for l in text.splitlines() if l.split() and l.split()[0].isdigit()]
+    assert len(rows) == epochs and epochs >= 1, text
