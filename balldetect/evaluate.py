@@ -119,7 +119,7 @@ def format_prediction(r:dict) -> str:
 # %% ../nbs/08b_evaluate.ipynb #cd88576c
 def add_evaluate_args(p:argparse.ArgumentParser):
     "Options of `balldetect evaluate`."
-    p.add_argument('--model', help='detect or forecast: checked against the checkpoint')
+    p.add_argument('--task', '--model', dest='task', help='detect or forecast: checked against the checkpoint')
     p.add_argument('--checkpoint', required=True, help='best.pt of a training run')
     p.add_argument('--data-dir', help='dataset folder (default: the one the checkpoint was trained on)')
     p.add_argument('--indices',
@@ -134,7 +134,7 @@ def add_evaluate_args(p:argparse.ArgumentParser):
 
 def run_evaluate(args) -> int:
     "`balldetect evaluate`: print the metrics of the checkpoint and the baselines; 0 on success."
-    model, ck = load_model(args.checkpoint, args.model, args.device)
+    model, ck = load_model(args.checkpoint, args.task, args.device)
     data_dir = args.data_dir or ck['config'].get('data_dir') or datasets_dir()/'sim'
     res = evaluate(model, data_dir, task=ck['config']['task'], indices=args.indices, split=args.split,
                    bs=args.bs, device=args.device, baselines=not args.no_baselines)

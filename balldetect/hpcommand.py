@@ -19,7 +19,8 @@ __all__ = ['add_hp_args', 'run_hp']
 # %% ../nbs/09c_hpcommand.ipynb #cceb1d2e
 def add_hp_args(p:argparse.ArgumentParser):
     "The options of `balldetect hp`."
-    p.add_argument('--model', required=True, choices=['detect', 'forecast'], help='the task to tune')
+    p.add_argument('--task', '--model', dest='task', required=True, choices=['detect', 'forecast'],
+                   help='the task to tune (--model: its former name)')
     p.add_argument('--max-evals', type=int, default=None,
                    help="trials in all, earlier ones of a resumed search included "
                         "(default: the profile's hp_evals)")
@@ -47,8 +48,8 @@ def run_hp(args, train_fn=None) -> int:
     "Run `balldetect hp`: search (or resume), then say where the best config is."
     n = get_profile(args.profile)['hp_evals'] if args.max_evals is None else args.max_evals
     if n < 1: raise ValueError(f'--max-evals must be at least 1, got {n}')
-    out, t0 = Path(args.out or runs_dir()/f'hp_{args.model}'), time.time()
-    base = search_config(args.model, args.profile, args.data_dir, args.seed, args.device, epochs=args.epochs,
+    out, t0 = Path(args.out or runs_dir()/f'hp_{args.task}'), time.time()
+    base = search_config(args.task, args.profile, args.data_dir, args.seed, args.device, epochs=args.epochs,
                          time_budget_s=args.time_budget)
     search = hp_search
     if args.cluster:
@@ -59,7 +60,7 @@ def run_hp(args, train_fn=None) -> int:
     search(base, n, out, archs=args.arch, seed=args.seed, train_fn=train_fn, n_startup=args.n_startup)
     s = load_json(out/'summary.json')
     if not s['n_ok']: raise RuntimeError(f"all {s['n_trials']} trials failed; see {out/'trials.jsonl'}")
-    print(f"hp {args.model}: {s['n_trials']} trials ({s['n_failed']} failed), {time.time() - t0:.0f} s; "
+    print(f"hp {args.task}: {s['n_trials']} trials ({s['n_failed']} failed), {time.time() - t0:.0f} s; "
           f"best loss {s['best_loss']:.4g} (trial {s['best_tid']}, {s['best_params']['arch']})")
     print(f"best config: {out/'best.json'}  ->  balldetect train --config {out/'best.json'}")
     return 0

@@ -31,7 +31,7 @@ __all__ = ['TRAIN_DEFAULTS', 'FALLBACKS', 'CONFIG_MINIMA', 'CONFIG_POSITIVE', 'S
 
 # %% ../nbs/08_train.ipynb #b703a665
 def train_config(
-    task:str|None=None, # detect or forecast (required; the option is --model)
+    task:str|None=None, # detect or forecast (required; the option is --task, or --model)
     arch:str|None=None, # architecture, a registry key; default: our own design, heatmap or physics
     arch_kwargs:dict|None=None, # keyword arguments of the model class (a JSON object)
     data_dir:str|None=None, # dataset folder; default datasets/sim (datasets/sim_smoke for the smoke profile)
@@ -334,9 +334,9 @@ def run_files_left(out) -> str:
             f"then continue with the same options and --resume --out {out}")
 
 # %% ../nbs/08_train.ipynb #4b088c7c
-# config key -> its option of `balldetect train` (default: --key-with-dashes) and argparse keywords
+# config key -> its option(s) of `balldetect train` (default: --key-with-dashes) and argparse keywords
 TRAIN_FLAGS = {
-    'task': dict(flag='--model'), 'arch': {}, 'data_dir': {}, 'out': {}, 'profile': {},
+    'task': dict(flag=('--task', '--model')), 'arch': {}, 'data_dir': {}, 'out': {}, 'profile': {},
     'epochs': dict(type=int), 'lr': dict(type=float), 'wd': dict(type=float), 'bs': dict(type=int),
     'seed': dict(type=int), 'patience': dict(type=int),
     'time_budget_s': dict(flag='--time-budget', type=float),
@@ -351,10 +351,11 @@ def add_train_args(p:argparse.ArgumentParser):
     helps = docments(train_config)
     for key, kw in TRAIN_FLAGS.items():
         kw = dict(kw)
-        flag = kw.pop('flag', '--' + key.replace('_', '-'))
+        flags = kw.pop('flag', '--' + key.replace('_', '-'))
+        flags = (flags,) if isinstance(flags, str) else flags  # --task, and --model as before
         text = f"off: {helps[key]}" if kw.get('action') == 'store_false' else helps[key]  # --no-amp
         if key == 'profile': kw['metavar'] = '|'.join(PROFILES)
-        p.add_argument(flag, dest=key, default=None, help=text.replace('%', '%%'), **kw)
+        p.add_argument(*flags, dest=key, default=None, help=text.replace('%', '%%'), **kw)
     p.add_argument('--config', help='JSON file of config keys; the options above override it')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
 
