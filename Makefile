@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 EXTRAS ?= all,dev
 IMPORTS ?= balldetect,torch,fastai,nbdev,papermill,hyperopt,pybullet
 
-.PHONY: setup apt install lab-env test check-sync nbtest nbtest-threads pytest report lab data export clean-nbs hp-full
+.PHONY: setup apt install lab-env test check-sync nbtest nbtest-threads pytest report tensorboard lab data export clean-nbs hp-full
 
 setup: apt install lab-env
 
@@ -72,6 +72,10 @@ clean-nbs: setup
 
 data: setup
 	$(BIN)/balldetect generate --out datasets/sim --profile $(PROFILE)
+
+# TensorBoard over the report's runs (or DIR=runs/NAME: a run, or a search's trials/), on localhost; it prints the URL
+tensorboard: setup
+	$(BIN)/tensorboard --logdir $(or $(DIR),reports/runs) --host 127.0.0.1 --port $(or $(PORT),6006)
 
 report: setup
 	$(BIN)/balldetect report --profile $(PROFILE) $(if $(DATA),--data-dir $(DATA),)

@@ -6,7 +6,7 @@ Docs: https://balldetect.github.io/balldetect/callbacks.html.md"""
 
 # %% ../nbs/05a_callbacks.ipynb #819bdc62
 from __future__ import annotations
-import math, re, time
+import json, math, os, re, time
 from pathlib import Path
 import torch
 from tqdm.auto import tqdm
@@ -14,8 +14,8 @@ from .core import DataError, atomic_path, progress_mode, save_json
 from .learner import Callback, CancelEpochException, cat_batches, decode_preds, to_plain
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'MetricsCB', 'ProgressCB', 'CSVLoggerCB', 'EarlyStoppingCB', 'TimeBudgetCB', 'save_checkpoint',
-           'load_checkpoint', 'CheckpointCB']
+__all__ = ['TB_TAGS', 'CKPT_FORMAT', 'MetricsCB', 'ProgressCB', 'CSVLoggerCB', 'tensorboard_writer', 'tb_tag', 'TensorBoardCB',
+           'EarlyStoppingCB', 'TimeBudgetCB', 'save_checkpoint', 'load_checkpoint', 'CheckpointCB']
 
 # %% ../nbs/05a_callbacks.ipynb #ac537c4d
 class MetricsCB(Callback):
@@ -88,6 +88,61 @@ class CSVLoggerCB(Callback):
         save_json(self.history, self.path/'history.json')
     def state_dict(self): return {'history': to_plain(self.history)}
     def load_state_dict(self, st): self.history = st['history']
+
+# %% ../nbs/05a_callbacks.ipynb #851cf490
+_SAID = set()
+
+def tensorboard_writer(path):
+    "A `SummaryWriter` on folder `path`; None off rank 0, or (said once) without the `tensorboard` package."
+    if int(os.environ.get('RANK') or 0) > 0: return None
+    try: from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        if 'tensorboard' not in _SAID: print("note: no TensorBoard events: pip install 'balldetect[tb]'", flush=True)
+        _SAID.add('tensorboard')
+        return None
+    return SummaryWriter(str(path))
+
+TB_TAGS = {'train_loss': 'loss/train', 'valid_loss': 'loss/valid', 'lr': 'opt/lr', 'time_s': 'time/elapsed_s'}
+
+def tb_tag(key:str) -> str:
+    "The TensorBoard tag of log key `key`: losses, the optimiser and times in their groups, metrics under `valid/`."
+    return TB_TAGS.get(key, f'valid/{key}')
+
+# %% ../nbs/05a_callbacks.ipynb #21935510
+def _hparam(v):
+    "A value the HParams tab takes: numbers, strings and bools as they are, anything else as JSON."
+    return v if isinstance(v, (int, float, str, bool)) else json.dumps(to_plain(v))
+
+class TensorBoardCB(Callback):
+    "Write each epoch's log, its time and items/s, and at the end `hparams` with the best epoch's scores, to `path`."
+    order = 95
+    def __init__(self, path, hparams:dict|None=None, monitor:str='valid_loss', mode:str='min'):
+        self.path, self.hparams, self.monitor, self.mode = Path(path), hparams or {}, monitor, mode
+        self.writer, self.logs = None, []
+    def before_fit(self, learn): self.writer, self.logs = tensorboard_writer(self.path), []
+    def before_epoch(self, learn):
+        if learn.training: self.t0, self.items = time.time(), 0
+    def after_batch(self, learn):
+        if learn.training: self.items += len(learn.batch[0])
+    def after_epoch(self, learn):
+        if learn.training or self.writer is None: return
+        step, seconds = learn.log.get('epoch', learn.epoch), time.time() - self.t0
+        for k, v in learn.log.items():
+            if k != 'epoch' and isinstance(v, (int, float)) and not isinstance(v, bool):
+                self.writer.add_scalar(tb_tag(k), v, step)
+        self.writer.add_scalar('time/epoch_s', seconds, step)
+        self.writer.add_scalar('time/items_per_s', self.items / max(seconds, 1e-9), step)
+        self.writer.flush()
+        self.logs.append(dict(learn.log))
+    def after_fit(self, learn):
+        logs = next((cb.history for cb in learn.cbs if isinstance(cb, CSVLoggerCB)), self.logs)  # resumed runs too
+        if self.writer is None or not logs: return
+        best = (min if self.mode == 'min' else max)(logs, key=lambda h: h.get(self.monitor, math.nan))
+        scores = {f'score/{k}': v for k, v in best.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        hp = {k: _hparam(v) for k, v in self.hparams.items() if v is not None}
+        self.writer.add_hparams(hp, scores, run_name='.')  # '.': in this run's folder, beside its curves
+    def cleanup_fit(self, learn):
+        if self.writer is not None: self.writer.close()
 
 # %% ../nbs/05a_callbacks.ipynb #40eab18a
 def _better(v, best, mode, min_delta=0.):

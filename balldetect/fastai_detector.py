@@ -307,7 +307,7 @@ def train_fastai_detector(data_dir, # dataset folder (e.g. datasets/sim)
         learn, pre = fastai_detection_learner(dls, task, cfg['arch'], cfg['pretrained'], cfg['box_weight'],
                                               path=out, weights=weights, stages=cfg['stages'],
                                               width=cfg['width'], n_blocks=cfg['n_blocks'])
-        fit = fit_fastai(learn, cfg, lr, seed, fine_tune=pre['pretrained'])
+        fit = fit_fastai(learn, cfg, lr, seed, fine_tune=pre['pretrained'], log_dir=out)
         tdl = detection_test_dl(dls, data_dir, cfg['n_test'], seed)
         preds = predict_detection(learn, tdl)                         # probs, boxes_pred, presence, boxes
         metrics = fastai_detection_metrics(learn, tdl, task, preds)

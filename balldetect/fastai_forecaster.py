@@ -188,7 +188,7 @@ def train_fastai_forecaster(data_dir, # dataset folder (e.g. datasets/sim)
     with torch_threads(cfg['threads']) as threads:
         dls = forecast_dls(data_dir, cfg['bs'], cfg['n_train'], cfg['n_valid'], device, seed)
         learn = fastai_forecast_learner(dls, arch, path=out, windows=cfg['windows'])
-        fit = fit_fastai(learn, cfg, lr, seed)
+        fit = fit_fastai(learn, cfg, lr, seed, log_dir=out)
         tdl = forecast_test_dl(dls, data_dir, cfg['n_test'], seed)
         pred, target = predict_forecast(learn, tdl)
         metrics = forecast_metrics(pred, target)

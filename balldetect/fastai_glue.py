@@ -16,7 +16,7 @@ from fastai.vision.all import Callback, CancelFitException, CancelTrainException
 
 # %% auto #0
 __all__ = ['FastaiItems', 'subsample', 'TimeBudget', 'recorder_history', 'suggest_lr', 'items_in_budget', 'shrink_train',
-           'plan_budget', 'torch_threads', 'lr_find_curve', 'fit_fastai']
+           'plan_budget', 'torch_threads', 'lr_find_curve', 'fastai_tensorboard_cb', 'fit_fastai']
 
 # %% ../nbs/06a_fastai_glue.ipynb #23091a0a
 class FastaiItems(Dataset):
@@ -101,9 +101,16 @@ def lr_find_curve(learn) -> dict:
     rec = learn.recorder
     return dict(lrs=[float(o) for o in rec.lrs], losses=[float(o) for o in rec.losses])
 
-def fit_fastai(learn, cfg:dict, lr:float|None=None, seed:int=0, fine_tune:bool=False) -> dict:
+def fastai_tensorboard_cb(log_dir):
+    "fastai's own `TensorBoardCallback` writing the curves to `log_dir`; None without it or the `tensorboard` package."
+    if log_dir is None: return None
+    try: from fastai.callback.tensorboard import TensorBoardCallback
+    except ImportError: return None
+    return TensorBoardCallback(log_dir=str(log_dir), trace_model=False, log_preds=False)
+
+def fit_fastai(learn, cfg:dict, lr:float|None=None, seed:int=0, fine_tune:bool=False, log_dir=None) -> dict:
     """`lr_find` (if `lr` is None), plan the time box, `fit_one_cycle` (or `fine_tune`): the run's facts and
-    history."""
+    history; TensorBoard events in `log_dir`, if given."""
     t0, found = time.time(), lr is None
     if found: lr = suggest_lr(learn, cfg['lr_find_it'])
     curve = lr_find_curve(learn) if found else None
@@ -111,8 +118,9 @@ def fit_fastai(learn, cfg:dict, lr:float|None=None, seed:int=0, fine_tune:bool=F
     except OSError: pass
     n_ep = cfg['epochs'] + int(fine_tune)                             # fine_tune adds a frozen epoch
     tb = TimeBudget(plan_budget(learn, {**cfg, 'epochs': n_ep}, t0, seed) if found else cfg['time_budget_s'])
-    if fine_tune: learn.fine_tune(cfg['epochs'], lr, freeze_epochs=1, cbs=tb)
-    else: learn.fit_one_cycle(cfg['epochs'], lr, cbs=tb)
+    cbs = [tb, *filter(None, [fastai_tensorboard_cb(log_dir)])]
+    if fine_tune: learn.fine_tune(cfg['epochs'], lr, freeze_epochs=1, cbs=cbs)
+    else: learn.fit_one_cycle(cfg['epochs'], lr, cbs=cbs)
     history = recorder_history(learn)                                 # before get_preds resets the Recorder
     return dict(lr=lr, train_time_s=round(time.time() - t0, 1), epochs=n_ep, epochs_run=len(history),
                 time_budget_hit=tb.stopped, n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),

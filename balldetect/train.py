@@ -18,16 +18,16 @@ from .devices import DeviceBatches, barrier, close_distributed, distribute, init
 from .learner import (OPTIMIZERS, Learner, NonFiniteLossError, n_params, SingleBatchCB, parse_sched,
                                 schedule_fallback, to_plain)
 from .callbacks import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB,
-                                  TimeBudgetCB, load_checkpoint)
+                                  TensorBoardCB, TimeBudgetCB, load_checkpoint)
 from .models import (DEFAULT_ARCH, METRIC_FNS, MONITOR, N_INPUTS, baseline_scores, build_model,
                                check_task, format_scores, load_model, model_scores, registry, upgrade_config)
 
 
 # %% auto #0
 __all__ = ['TRAIN_DEFAULTS', 'FALLBACKS', 'CONFIG_MINIMA', 'CONFIG_POSITIVE', 'SCHEDULES', 'SIM_MARKERS', 'RUN_FILES',
-           'TRAIN_FLAGS', 'train_config', 'value_fits', 'check_config', 'resolve_config', 'ensure_data', 'data_source',
-           'make_loaders', 'data_fingerprint', 'prepare_out', 'make_learner', 'init_weights', 'train', 'finish',
-           'run_files_left', 'add_train_args', 'config_from_args', 'run_train']
+           'TB_EVENTS', 'TB_HPARAMS', 'TRAIN_FLAGS', 'train_config', 'value_fits', 'check_config', 'resolve_config',
+           'ensure_data', 'data_source', 'make_loaders', 'data_fingerprint', 'prepare_out', 'make_learner',
+           'init_weights', 'train', 'finish', 'run_files_left', 'add_train_args', 'config_from_args', 'run_train']
 
 # %% ../nbs/08_train.ipynb #b703a665
 def train_config(
@@ -208,6 +208,7 @@ def data_fingerprint(dss:dict) -> str:
 
 # %% ../nbs/08_train.ipynb #b1645e63
 RUN_FILES = ('best.pt', 'last.pt', 'history.csv', 'history.json', 'metrics.json', 'config.json')
+TB_EVENTS = 'events.out.tfevents.'  # how TensorBoard's event files begin
 
 def prepare_out(cfg:dict, fingerprint:str) -> bool:
     "Get folder `cfg['out']` ready; True when training resumes from its `last.pt`."
@@ -228,16 +229,21 @@ def prepare_out(cfg:dict, fingerprint:str) -> bool:
                              "resume with the same --epochs")
         return True
     for f in RUN_FILES: (out/f).unlink(missing_ok=True)
+    for f in out.glob(f'{TB_EVENTS}*'): f.unlink()  # a fresh run's curves start anew
     out.mkdir(parents=True, exist_ok=True)
     return False
 
 # %% ../nbs/08_train.ipynb #f2a38550
+TB_HPARAMS = ('task', 'arch', 'arch_kwargs', 'profile', 'data_dir', 'lr', 'wd', 'bs', 'opt', 'sched', 'epochs',
+              'patience', 'seed')  # the settings a run shows in TensorBoard's HParams tab
+
 def make_learner(cfg:dict, model, train_dl, valid_dl, meta:dict, resume:bool=False) -> Learner:
     "The `Learner` for `cfg`, writing its history and checkpoints (with `meta`) to `cfg['out']`."
     task, out = cfg['task'], Path(cfg['out'])
     cbs = [MetricsCB(METRIC_FNS[task]), ProgressCB(show=cfg['progress']), CSVLoggerCB(out),
            EarlyStoppingCB(cfg['monitor'], cfg['mode'], cfg['patience']), TimeBudgetCB(cfg['time_budget_s']),
-           CheckpointCB(out, cfg['monitor'], cfg['mode'], meta=meta, resume=resume)]
+           CheckpointCB(out, cfg['monitor'], cfg['mode'], meta=meta, resume=resume),
+           TensorBoardCB(out, {k: cfg[k] for k in TB_HPARAMS}, cfg['monitor'], cfg['mode'])]
     if task == 'forecast' and cfg.get('windows'):
         from balldetect.forecaster import RandomWindowCB
         cbs.append(RandomWindowCB(**({'k_min': cfg['windows']} if type(cfg['windows']) is int else {})))

@@ -10,3 +10,11 @@ def run(*argv):
         try: rc = main([str(a) for a in argv])
         except SystemExit as e: rc = e.code
     return rc, out.getvalue(), err.getvalue()
+
+
+def tensorboard_events(folder) -> tuple:
+    "The scalars (tag -> [(step, value)]) and HParams entries of the TensorBoard events in `folder`."
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    ea = EventAccumulator(str(folder))
+    ea.Reload()
+    return {t: [(e.step, e.value) for e in ea.Scalars(t)] for t in ea.Tags()['scalars']}, ea.PluginTagToContent('hparams')

@@ -100,6 +100,8 @@ def test_cli_search_then_train_best(task, tmp_path, capsys):
     recs = lines(out)
     assert len(recs) == 2 and all(r['status'] == 'ok' for r in recs), recs
     for r in recs: assert load_json(Path(r['config']['out'])/'metrics.json')['test'] is None
+    from cli_run import tensorboard_events                     # one HParams entry per trial: one table in TensorBoard
+    assert all('_hparams_/session_start_info' in tensorboard_events(Path(r['config']['out']))[1] for r in recs)
     assert main(argv) == 0  # resumed: nothing left to do
     assert len(lines(out)) == 2
     assert main(['train', '--config', str(out/'best.json'), '--profile', 'smoke', '--out', str(tmp_path/'best'), '--quiet']) == 0

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 from balldetect.core import COLOUR_RGB, COLOURS
-from cli_run import run
+from cli_run import run, tensorboard_events
 
 
 def write_data(root:Path, n_seq:int=24, seed:int=0) -> Path:
@@ -120,36 +120,10 @@ def test_resume_matches_uninterrupted(data, tmp_path):
     assert [e['valid_loss'] for e in h[0]] == [e['valid_loss'] for e in h[1]]
     w = [torch.load(tmp_path/r/'last.pt', weights_only=True)['state']['model'] for r in ('full', 'part')]
     assert all(torch.equal(w[0][k], w[1][k]) for k in w[0])
+    for r, hist in zip(('full', 'part'), h):                  # TensorBoard: each epoch once, resumed or not
+        scalars, hparams = tensorboard_events(tmp_path/r)
+        assert [s for s, _ in scalars['loss/valid']] == [e['epoch'] for e in hist] == [0, 1, 2], (r, scalars['loss/valid'])
+        assert np.allclose([v for _, v in scalars['valid/mse_px2']], [e['mse_px2'] for e in hist], rtol=1e-6)
+        assert np.allclose([v for _, v in scalars['opt/lr']], [e['lr'] for e in hist], rtol=1e-6)
+        assert '_hparams_/session_start_info' in hparams and 'time/items_per_s' in scalars
 
-def test_finetune_from_checkpoint(runs, data, tmp_path):
-    "--init starts from a run's weights on course-layout data (no augmentation there); other kinds are refused."
-    rc, out, err = run('train', '--model', 'detect', '--data-dir', data, '--out', tmp_path/'ft', '--profile', 'smoke',
-                       '--quiet', '--init', runs['detect']/'best.pt')
-    assert rc == 0, err
-    cfg = json.loads((tmp_path/'ft'/'config.json').read_text())
-    assert cfg['init'] == str(runs['detect']/'best.pt') and cfg['augment'] is False
-    first = json.loads((runs['detect']/'config.json').read_text())
-    assert cfg['lr'] < first['lr']                                   # fine-tuning takes a smaller rate
-    for argv, msg in [(['--init', runs['forecast']/'best.pt'], 'is a forecast checkpoint'),
-                      (['--arch', 'ref', '--init', runs['detect']/'best.pt'], 'this run trains ref'),
-                      (['--init', tmp_path/'missing.pt'], 'no such checkpoint')]:
-        rc, out, err = run('train', '--model', 'detect', '--data-dir', data, '--out', tmp_path/'bad', '--profile', 'smoke',
-                           '--quiet', *argv)
-        assert rc == 1 and msg in err and 'Traceback' not in err, (argv, err)
-
-
-def test_train_log_file_gets_lines_not_bars(data, tmp_path):
-    "`balldetect train ... > run.log 2>&1` (a batch job): one line per epoch, none of tqdm's control codes."
-    import os, subprocess, sys
-    env = {k: v for k, v in os.environ.items() if k not in ('IN_TEST', 'BALLDETECT_PROGRESS')} | dict(OMP_NUM_THREADS='1')
-    log = tmp_path/'run.log'
-    with open(log, 'w') as f:
-        r = subprocess.run([str(Path(sys.executable).parent/'balldetect'), 'train', '--model', 'forecast', '--data-dir',
-                            str(data), '--out', str(tmp_path/'run'), '--profile', 'smoke'],
-                           stdout=f, stderr=subprocess.STDOUT, env=env, timeout=300)
-    text = log.read_text()
-    assert r.returncode == 0, text
-    assert '\r' not in text and '\x1b[' not in text, text[:500]
-    epochs = json.loads((tmp_path/'run'/'metrics.json').read_text())['epochs_run']
-    rows = [l for l in text.splitlines() if l.split() and l.split()[0].isdigit()]
-    assert len(rows) == epochs and epochs >= 1, text
