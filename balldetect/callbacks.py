@@ -114,16 +114,22 @@ def _hparam(v):
     return v if isinstance(v, (int, float, str, bool)) else json.dumps(to_plain(v))
 
 class TensorBoardCB(Callback):
-    "Write each epoch's log, its time and items/s, and at the end `hparams` with the best epoch's scores, to `path`."
+    """Write each epoch's log, its time and items/s, every `panel_every` epochs `panel(batch, preds)` of the first
+    validation batch, and at the end `hparams` with the best epoch's scores, to `path`."""
     order = 95
-    def __init__(self, path, hparams:dict|None=None, monitor:str='valid_loss', mode:str='min'):
+    def __init__(self, path, hparams:dict|None=None, monitor:str='valid_loss', mode:str='min', panel=None,
+                 panel_every:int=5):
         self.path, self.hparams, self.monitor, self.mode = Path(path), hparams or {}, monitor, mode
-        self.writer, self.logs = None, []
+        self.panel, self.panel_every, self.writer, self.logs = panel, panel_every, None, []
     def before_fit(self, learn): self.writer, self.logs = tensorboard_writer(self.path), []
     def before_epoch(self, learn):
         if learn.training: self.t0, self.items = time.time(), 0
     def after_batch(self, learn):
         if learn.training: self.items += len(learn.batch[0])
+        elif learn.iter == 0 and self.panel and self.writer and self._panel_due(learn):  # the same items each time
+            img = self.panel(learn.batch, decode_preds(learn.model, learn.raw))
+            self.writer.add_image('predictions', img, learn.epoch, dataformats='HWC')
+    def _panel_due(self, learn): return learn.epoch % self.panel_every == 0 or learn.epoch == learn.n_epochs - 1
     def after_epoch(self, learn):
         if learn.training or self.writer is None: return
         step, seconds = learn.log.get('epoch', learn.epoch), time.time() - self.t0

@@ -7,6 +7,7 @@ Docs: https://balldetect.github.io/balldetect/train.html.md"""
 # %% ../nbs/08_train.ipynb #fd83402f
 from __future__ import annotations
 import argparse, errno, hashlib, inspect, json, math, os, sys, time
+from functools import partial
 from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
@@ -14,6 +15,7 @@ from fastcore.docments import docments
 from .core import DataError, folder_lock, load_json, runs_dir, save_json, seed_everything
 from .profiles import FINETUNE, PROFILE_CAPS, PROFILES, get_profile, per_profile, sim_data_dir
 from .split import get_datasets
+from .viz import prediction_panel
 from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
 from .learner import (OPTIMIZERS, Learner, NonFiniteLossError, n_params, SingleBatchCB, parse_sched,
                                 schedule_fallback, to_plain)
@@ -243,7 +245,8 @@ def make_learner(cfg:dict, model, train_dl, valid_dl, meta:dict, resume:bool=Fal
     cbs = [MetricsCB(METRIC_FNS[task]), ProgressCB(show=cfg['progress']), CSVLoggerCB(out),
            EarlyStoppingCB(cfg['monitor'], cfg['mode'], cfg['patience']), TimeBudgetCB(cfg['time_budget_s']),
            CheckpointCB(out, cfg['monitor'], cfg['mode'], meta=meta, resume=resume),
-           TensorBoardCB(out, {k: cfg[k] for k in TB_HPARAMS}, cfg['monitor'], cfg['mode'])]
+           TensorBoardCB(out, {k: cfg[k] for k in TB_HPARAMS}, cfg['monitor'], cfg['mode'],
+                         panel=partial(prediction_panel, task))]
     if task == 'forecast' and cfg.get('windows'):
         from balldetect.forecaster import RandomWindowCB
         cbs.append(RandomWindowCB(**({'k_min': cfg['windows']} if type(cfg['windows']) is int else {})))

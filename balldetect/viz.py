@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .core import COLOUR_RGB, COLOURS, IMG_SIZE
 
 # %% auto #0
-__all__ = ['to_pil', 'draw_boxes', 'draw_sequence', 'show_grid']
+__all__ = ['to_pil', 'draw_boxes', 'draw_sequence', 'side_by_side', 'prediction_panel', 'show_grid']
 
 # %% ../nbs/02c_viz.ipynb #babd4686
 def to_pil(img) -> Image.Image:
@@ -98,6 +98,27 @@ def draw_sequence(seq, # (T, 3, 4) boxes of the 3 present balls, px
             t = np.asarray(target, np.float32)[k] * scale
             draw.rectangle(t.tolist(), outline=(0, 0, 0), width=2)
     return im
+
+# %% ../nbs/02c_viz.ipynb #afee3aa7
+def side_by_side(images:list) -> np.ndarray:
+    "PIL images in one row, as a uint8 `(H, W, 3)` array."
+    h, w = max(im.height for im in images), sum(im.width for im in images)
+    row, x = Image.new('RGB', (w, h), (255, 255, 255)), 0
+    for im in images:
+        row.paste(im, (x, 0))
+        x += im.width
+    return np.asarray(row)
+
+def prediction_panel(task:str, batch, preds, n:int=4) -> np.ndarray:
+    """The first `n` items of `batch` with the decoded `preds` drawn over the truth: boxes on the images
+    (`detect`), the next boxes at the end of the paths (`forecast`)."""
+    cpu = [o.detach().float().cpu() for o in (*batch, *preds)]
+    if task == 'detect':
+        imgs, presence, boxes, probs, pred_boxes = cpu
+        return side_by_side([draw_boxes(imgs[i], boxes[i], presence[i], pred_boxes=pred_boxes[i], pred_probs=probs[i],
+                                        labels=False, scale=2) for i in range(min(n, len(imgs)))])
+    obs, colours, target, pred = cpu
+    return side_by_side([draw_sequence(obs[i], colours[i], target[i], pred[i], scale=2) for i in range(min(n, len(obs)))])
 
 # %% ../nbs/02c_viz.ipynb #3363e48a
 def show_grid(images, boxes=None, presence=None, *, colours=None, pred_boxes=None, pred_probs=None,

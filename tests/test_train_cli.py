@@ -49,6 +49,11 @@ def test_train_writes_run(runs):
         ck = torch.load(d/'best.pt', weights_only=True)   # plain types only
         assert ck['config']['task'] == task and ck['data_fingerprint'] and ck['split']['test']
         assert (d/'history.csv').read_text().startswith('epoch,train_loss,valid_loss')
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+        ea = EventAccumulator(str(d))
+        ea.Reload()
+        panels = ea.Images('predictions')               # TensorBoard's Images tab: predictions on fixed items
+        assert [p.step for p in panels] == list(range(m['epochs_run'])) and panels[0].width > panels[0].height, task
 
 @pytest.mark.parametrize('argv, msg', [
     (['--model', 'track'], 'choose detect or forecast'),
