@@ -24,8 +24,9 @@ def test_ddp_matches_one_process(tmp_path):
     assert out2.count('run:') == 1 and 'x 2 processes (DDP)' in out2, out2
     m1, m2 = (json.loads((tmp_path/r/'metrics.json').read_text()) for r in ('one', 'two'))
     assert (m1['world_size'], m2['world_size'], m2['status'], m2['epochs_run']) == (1, 2, 'ok', 3)
-    files = lambda run: sorted(p.name for p in (tmp_path/run).iterdir())
-    assert files('two') == files('one')
+    events = lambda name: 'events' if name.startswith('events.out.tfevents.') else name  # named by time, host, pid
+    files = lambda run: sorted(events(p.name) for p in (tmp_path/run).iterdir())
+    assert files('two') == files('one') and files('one').count('events') == 2   # rank 0 alone wrote TensorBoard's
     for h1, h2 in zip(m1['history'], m2['history']):
         assert abs(h1['valid_loss'] - h2['valid_loss']) <= 1e-3 * abs(h1['valid_loss']) + 1e-6, (h1, h2)
     t1, t2 = m1['test']['mse_px2'], m2['test']['mse_px2']
