@@ -100,11 +100,14 @@ def _stop_nodes(procs:list, temp_dir:Path, timeout:float=60):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-    tree += [q for q in psutil.process_iter(['cmdline'])
-             if str(temp_dir) in ' '.join(q.info['cmdline'] or [])]
-    for q in tree:
+    _remove_cluster(temp_dir, tree)
+
+def _remove_cluster(temp_dir:Path, procs=()):
+    "Kill `procs` and every process whose command line names cluster folder `temp_dir`; remove the folder."
+    procs = [*procs, *(q for q in psutil.process_iter(['cmdline']) if str(temp_dir) in ' '.join(q.info['cmdline'] or []))]
+    for q in procs:
         with contextlib.suppress(psutil.NoSuchProcess): q.kill()
-    psutil.wait_procs(tree, timeout=10)
+    psutil.wait_procs(procs, timeout=10)
     shutil.rmtree(temp_dir, ignore_errors=True)
 
 # %% ../nbs/09b_hpcluster.ipynb #f4b15a3a
@@ -126,12 +129,7 @@ def _owner_alive(folder:Path) -> bool:
 def sweep_stale_clusters(root=None) -> list:
     "Kill the processes of every local cluster under `root` (the temp folder) whose search died; their folders."
     stale = [d for d in Path(root or tempfile.gettempdir()).glob('bdray_*') if d.is_dir() and not _owner_alive(d)]
-    for d in stale:
-        procs = [q for q in psutil.process_iter(['cmdline']) if str(d) in ' '.join(q.info['cmdline'] or [])]
-        for q in procs:
-            with contextlib.suppress(psutil.NoSuchProcess): q.kill()
-        psutil.wait_procs(procs, timeout=10)
-        shutil.rmtree(d, ignore_errors=True)
+    for d in stale: _remove_cluster(d)
     return stale
 
 # %% ../nbs/09b_hpcluster.ipynb #6d211ff6

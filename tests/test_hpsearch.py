@@ -164,18 +164,28 @@ def test_cli_cluster_search_resume_then_train(tmp_path):
     assert load_json(tmp_path/'best'/'metrics.json')['arch'] == load_json(out/'best.json')['arch']
 
 
-def test_cli_cluster_ctrl_c_keeps_finished_trials(tmp_path):
-    "Ctrl-C during `hp --cluster local:2`: exit 130, the finished trials saved (none as failed), the cluster gone."
+def _cluster_search(tmp_path, *extra) -> tuple:
+    "`hp --cluster local:2` on 20 fixture sequences into `tmp_path/hp`: (argv, search folder, environment)."
     pytest.importorskip('ray.tune')
     from balls_fixture import write_fixture
     data, out = write_fixture(tmp_path/'D', n_seq=20), tmp_path/'hp'
     argv = [Path(sys.executable).parent/'balldetect', 'hp', '--model', 'forecast', '--profile', 'smoke', '--data-dir', data,
-            '--out', out, '--cluster', 'local:2', '--max-evals', '12']
-    before = _ray_processes()
-    p = subprocess.Popen(list(map(str, argv)), env=os.environ | dict(OMP_NUM_THREADS='1'), stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
+            '--out', out, '--cluster', 'local:2', *extra]
+    return list(map(str, argv)), out, os.environ | dict(OMP_NUM_THREADS='1')
+
+def _started_search(argv, out, env, **popen):
+    "The search `argv` started, once its first trial is saved (or it has exited, or 300 s have passed)."
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, **popen)
     t0 = time.time()
     while time.time() - t0 < 300 and p.poll() is None and not (out/'trials.jsonl').exists(): time.sleep(0.2)
+    return p
+
+
+def test_cli_cluster_ctrl_c_keeps_finished_trials(tmp_path):
+    "Ctrl-C during `hp --cluster local:2`: exit 130, the finished trials saved (none as failed), the cluster gone."
+    argv, out, env = _cluster_search(tmp_path, '--max-evals', '12')
+    before = _ray_processes()
+    p = _started_search(argv, out, env, stderr=subprocess.PIPE, text=True)
     p.send_signal(signal.SIGINT)
     err = p.communicate(timeout=300)[1]
     assert p.returncode == 130 and 'interrupted' in err, err[-3000:]
@@ -187,25 +197,18 @@ def test_cli_cluster_ctrl_c_keeps_finished_trials(tmp_path):
 
 def test_cli_cluster_sigkill_leaves_nothing(tmp_path):
     "`kill -9` of `hp --cluster local:2`: a second `hp` is refused while it runs; then its nodes stop, the next one resumes."
-    pytest.importorskip('ray.tune')
-    from balls_fixture import write_fixture
     import tempfile
-    data, out = write_fixture(tmp_path/'D', n_seq=20), tmp_path/'hp'
-    argv = [Path(sys.executable).parent/'balldetect', 'hp', '--model', 'forecast', '--profile', 'smoke', '--data-dir', data,
-            '--out', out, '--cluster', 'local:2', '--n-startup', '3']
+    argv, out, env = _cluster_search(tmp_path, '--n-startup', '3')
     before, tmp_dirs = _ray_processes(), set(Path(tempfile.gettempdir()).glob('bdray_*'))
-    env = os.environ | dict(OMP_NUM_THREADS='1')
-    p = subprocess.Popen([*map(str, argv), '--max-evals', '12'], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t0 = time.time()
-    while time.time() - t0 < 300 and p.poll() is None and not (out/'trials.jsonl').exists(): time.sleep(0.2)
-    r = subprocess.run([*map(str, argv), '--max-evals', '12'], env=env, capture_output=True, text=True, timeout=120)
+    p = _started_search([*argv, '--max-evals', '12'], out, env, stderr=subprocess.DEVNULL)
+    r = subprocess.run([*argv, '--max-evals', '12'], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and 'is writing into this folder' in r.stderr and r.stderr.count('\n') == 1, r.stderr
     p.kill(); p.wait()
     t0 = time.time()
     while time.time() - t0 < 90 and _ray_processes() - before: time.sleep(0.5)
     assert not _ray_processes() - before, 'Ray processes left 90 s after kill -9'
     n_done = len(lines(out))
-    r = subprocess.run([*map(str, argv), '--max-evals', str(n_done + 1)], env=env, capture_output=True, text=True, timeout=600)
+    r = subprocess.run([*argv, '--max-evals', str(n_done + 1)], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert len(lines(out)) == n_done + 1
     assert not _ray_processes() - before
