@@ -12,7 +12,8 @@ from .core import N_COLOURS, N_BALLS
 
 # %% auto #0
 __all__ = ['as_numpy', 'paired_iou', 'box_centres', 'average_precision', 'detection_metrics', 'colour_confusion',
-           'forecast_metrics', 'rollout_metrics']
+           'forecast_metrics', 'rollout_metrics', 'bootstrap_means', 'bootstrap_interval', 'paired_comparison',
+           'forecast_item_errors']
 
 # %% ../nbs/03_metrics.ipynb #8551bff0
 def as_numpy(x) -> np.ndarray:
@@ -102,3 +103,34 @@ def rollout_metrics(pred, true) -> dict:
     return dict(ade_px=float(err.mean()), fde_px=float(err[:, -1].mean()), mse_px2=float(se.mean()),
                 mse_per_step=[float(v) for v in se.mean((0, 2, 3))],
                 centre_err_per_step=[float(v) for v in err.mean((0, 2))])
+
+# %% ../nbs/03_metrics.ipynb #7a1559db
+def bootstrap_means(values, n_boot:int=2000, seed:int=0) -> np.ndarray:
+    "Means `(n_boot,)` of `n_boot` resamples, with replacement, of the items (first axis) of `values`."
+    v = as_numpy(values).reshape(len(values), -1).mean(1)                 # one number per item
+    rng = np.random.default_rng(seed)
+    chunks = [v[rng.integers(0, len(v), (n, len(v)))].mean(1) for n in np.diff(np.r_[0:n_boot:256, n_boot])]
+    return np.concatenate(chunks)
+
+# %% ../nbs/03_metrics.ipynb #72d0732c
+def bootstrap_interval(values, level:float=0.95, n_boot:int=2000, seed:int=0) -> dict:
+    "The mean of per-item `values` and its percentile bootstrap interval at `level`: `dict(mean, lo, hi)`."
+    means, tail = bootstrap_means(values, n_boot, seed), (1 - level) / 2
+    return dict(mean=float(as_numpy(values).mean()), lo=float(np.quantile(means, tail)),
+                hi=float(np.quantile(means, 1 - tail)))
+
+# %% ../nbs/03_metrics.ipynb #f9a47cc8
+def paired_comparison(a, b, level:float=0.95, n_boot:int=2000, seed:int=0) -> dict:
+    """The mean per-item difference `a - b` of two scores on the same items, its bootstrap interval, the ratio
+    of their means and a verdict: `lower`, `higher` or `within noise`."""
+    a, b = as_numpy(a), as_numpy(b)
+    assert a.shape == b.shape, f'paired scores need the same items, got {a.shape} and {b.shape}'
+    diff = bootstrap_interval(a - b, level, n_boot, seed)
+    verdict = 'lower' if diff['hi'] < 0 else 'higher' if diff['lo'] > 0 else 'within noise'
+    return dict(diff=diff['mean'], lo=diff['lo'], hi=diff['hi'], ratio=float(a.mean() / b.mean()),
+                verdict=verdict)
+
+# %% ../nbs/03_metrics.ipynb #4f5923cc
+def forecast_item_errors(pred, target) -> np.ndarray:
+    "The squared error per coordinate of each item `(N,)`, averaged over its 3 balls x 4 coordinates (px^2)."
+    return ((as_numpy(pred) - as_numpy(target)) ** 2).reshape(len(pred), -1).mean(1)
