@@ -16,7 +16,7 @@ from .core import COLOURS, IMG_SIZE, N_BALLS, N_COLOURS, N_OBS, N_STEPS, DataErr
 # %% auto #0
 __all__ = ['KINDS', 'FILE_WORDS', 'CACHE_NAME', 'CACHE_VERSION', 'find_folder', 'scan_pairs', 'read_npys', 'decode_jpeg',
            'decode_jpegs', 'check_boxes', 'writable', 'open_folder', 'FolderDataset', 'DetectionDataset',
-           'PresentBoxesDataset', 'SequenceDataset', 'FullSequenceDataset']
+           'PresentBoxesDataset', 'SequenceDataset', 'FullSequenceDataset', 'join_sequences']
 
 # %% ../nbs/02_data.ipynb #2061b3a7
 KINDS = {'mini_balls': (r'img_(\d+)\.jpg', r'p_bb_(\d+)\.npy'),  # detection: image, label
@@ -314,3 +314,15 @@ class FullSequenceDataset(SequenceDataset):
     def tensors(self):
         r = torch.from_numpy(self.rows)
         return self.seq[r], self.colours[r]
+
+# %% ../nbs/02_data.ipynb #f3ff342c
+def join_sequences(first:SequenceDataset, second:SequenceDataset) -> SequenceDataset:
+    "One dataset of the items of `first` then `second` (its file indices shifted past `first`'s)."
+    assert first.n_obs == second.n_obs, f'observed steps differ: {first.n_obs} and {second.n_obs}'
+    a, b = first.arrays, second.arrays
+    shift = int(a['index'].max()) + 1 if len(a['index']) else 0
+    arrays = dict(folder=first.folder, names=None, source='joined',
+                  index=np.concatenate([a['index'][first.rows], b['index'][second.rows] + shift]),
+                  presence=np.concatenate([a['presence'][first.rows], b['presence'][second.rows]]),
+                  boxes=np.concatenate([a['boxes'][first.rows], b['boxes'][second.rows]]))
+    return type(first)(None, n_obs=first.n_obs, _arrays=arrays)

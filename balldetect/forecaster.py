@@ -215,9 +215,16 @@ def error_breakdown(pred, seq, speed_bins=SPEED_BINS) -> dict:
 # %% ../nbs/07_forecaster.ipynb #8e107a29
 class RandomWindowCB(Callback):
     """In training, replace batches `(obs, colours, target)` by random windows of `k_min`..T-1 observed steps
-    and the next."""
+    and the next, with uniform noise of at most `noise_px` on the observed boxes."""
     order = -8  # after DeviceCB, before mixed precision
-    def __init__(self, k_min:int=3): self.k_min = k_min
+    def __init__(self, k_min:int=3, # the shortest window
+                 noise_px:float=0.): # half-width of the uniform noise on the observed boxes (the target stays)
+        self.k_min, self.noise_px = k_min, noise_px
+    @classmethod
+    def from_setting(cls, windows):
+        "The callback of a config's `windows`: `True`, an int (the shortest window) or a dict of arguments."
+        if isinstance(windows, dict): return cls(**windows)
+        return cls(k_min=windows) if type(windows) is int else cls()
     def before_batch(self, learn):
         if not learn.training: return
         obs, colours, target = learn.batch
@@ -227,7 +234,8 @@ class RandomWindowCB(Callback):
         # (B, k+1) steps of each window
         idx = (torch.randint(0, T - k, (B, 1)) + torch.arange(k + 1)).to(seq.device)
         win = seq[torch.arange(B, device=seq.device)[:, None], idx]      # (B, k+1, 3, 4)
-        learn.batch = (win[:, :k], colours, win[:, k])
+        noise = (torch.rand_like(win[:, :k]) * 2 - 1) * self.noise_px
+        learn.batch = (win[:, :k] + noise, colours, win[:, k])
 
 # %% ../nbs/07_forecaster.ipynb #7f4d12df
 FORECASTERS = {'mlp': RefMLPForecaster, 'physics': PhysicsForecaster}

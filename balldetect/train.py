@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from fastcore.docments import docments
 from .core import DataError, folder_lock, load_json, runs_dir, save_json, seed_everything
 from .profiles import FINETUNE, PROFILE_CAPS, PROFILES, get_profile, per_profile, sim_data_dir
+from .data import SequenceDataset, join_sequences
 from .split import get_datasets
 from .viz import prediction_panel
 from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
@@ -28,8 +29,9 @@ from .models import (DEFAULT_ARCH, METRIC_FNS, MONITOR, N_INPUTS, baseline_score
 # %% auto #0
 __all__ = ['TRAIN_DEFAULTS', 'FALLBACKS', 'CONFIG_MINIMA', 'CONFIG_POSITIVE', 'SCHEDULES', 'SIM_MARKERS', 'RUN_FILES',
            'TB_EVENTS', 'TB_HPARAMS', 'TRAIN_FLAGS', 'train_config', 'value_fits', 'check_config', 'resolve_config',
-           'ensure_data', 'data_source', 'make_loaders', 'data_fingerprint', 'prepare_out', 'make_learner',
-           'init_weights', 'train', 'finish', 'run_files_left', 'add_train_args', 'config_from_args', 'run_train']
+           'ensure_data', 'data_source', 'prior_folder', 'ensure_prior', 'prior_items', 'make_loaders',
+           'data_fingerprint', 'prepare_out', 'make_learner', 'init_weights', 'train', 'finish', 'run_files_left',
+           'add_train_args', 'config_from_args', 'run_train']
 
 # %% ../nbs/08_train.ipynb #b703a665
 def train_config(
@@ -56,13 +58,15 @@ def train_config(
     mode:str|None=None, # min or max: which way the monitored number is better; default per task
     max_train:int|None=None, # at most this many training items (the smoke profile sets it)
     max_eval:int|None=None, # at most this many validation and test items (the smoke profile sets it)
-    windows:bool|int|None=None, # forecasters: random training windows (RandomWindowCB; an int: the shortest); default: the arch's
+    windows:bool|int|dict|None=None, # forecasters: random training windows (RandomWindowCB; an int: the shortest; a dict: its arguments); default: the arch's
     split:str|None=None, # explicit split, like train=0:80,valid=80:90,test=90:100; default D/split.json
     amp:bool=True, # mixed precision on CUDA
     num_workers:int=0, # DataLoader worker processes (0: batches drawn in the training process)
     progress:bool=True, # progress bars
     single_batch:bool=False, # train and validate on one batch: a quick check that the loop runs
     augment:bool|None=None, # detectors: domain randomisation; default: on for synthetic data only
+    prior:bool|str|None=None, # forecasters on course data: simulated sequences join the training part (true: the profile's set; a folder; false: none); default: the arch's recipe
+    prior_sequences:int|None=None, # at most this many sequences of the prior; default: the arch's recipe
     init:str|None=None, # best.pt of a run of the same arch whose weights start this one (fine-tuning)
     compile:bool=False, # torch.compile the model (off: not measured to help yet)
 ) -> dict:
@@ -76,7 +80,7 @@ TRAIN_DEFAULTS = train_config()
 FALLBACKS = dict(lr=1e-3, wd=0., bs=64, opt='adam', sched='onecycle')  # an arch without a recipe
 
 # %% ../nbs/08_train.ipynb #a6a38009
-CONFIG_MINIMA = dict(epochs=1, bs=1, max_train=1, max_eval=1, patience=0, seed=0, num_workers=0, wd=0.)
+CONFIG_MINIMA = dict(epochs=1, bs=1, max_train=1, max_eval=1, prior_sequences=1, patience=0, seed=0, num_workers=0, wd=0.)
 CONFIG_POSITIVE = ('lr', 'time_budget_s')  # above 0
 SCHEDULES = ('none', 'step', 'onecycle', 'cosine')
 _JSON_TYPES = {'str': ((str,), 'a string'), 'int': ((int,), 'an integer'), 'float': ((int, float), 'a number'),
@@ -176,12 +180,40 @@ def data_source(data_dir) -> str:
     if (d/'archives.json').exists(): return 'course'
     return 'synthetic' if any((d/f).exists() for f in SIM_MARKERS) or d.name.startswith('sim') else 'course'
 
+# %% ../nbs/08_train.ipynb #5b530128
+def prior_folder(cfg:dict) -> Path|None:
+    """The simulated set whose sequences join a forecaster's training part: the profile's own for `prior=True`,
+    or the folder given; None for detectors, without a prior and on synthetic data."""
+    prior = cfg.get('prior')
+    if cfg['task'] != 'forecast' or not prior or data_source(cfg['data_dir']) == 'synthetic': return None
+    return sim_data_dir(cfg['profile']) if prior is True else Path(prior)
+
+# %% ../nbs/08_train.ipynb #47374a13
+def ensure_prior(cfg:dict) -> Path|None:
+    "The prior folder of `cfg` (see `prior_folder`); the profile's own is simulated first when absent."
+    folder = prior_folder(cfg)
+    if folder is None or folder.exists(): return folder
+    if cfg['prior'] is not True: raise DataError(folder, 'no such folder (the prior of this forecaster)')
+    print(f"note: simulating {cfg['prior_sequences']} sequences into {folder}, the prior of this forecaster "
+          "(once; prior=false trains without it)", flush=True)
+    from balldetect.generate import generate
+    generate(folder, sequences=cfg['prior_sequences'], workers=os.cpu_count() or 1,
+             progress=cfg.get('progress', True))
+    return folder
+
+# %% ../nbs/08_train.ipynb #7265a43f
+def prior_items(cfg:dict, folder) -> SequenceDataset:
+    "The first `prior_sequences` sequences of the prior `folder`, as forecasting items."
+    every = SequenceDataset(folder)
+    return every.subset(every.indices[:cfg['prior_sequences']])
+
 # %% ../nbs/08_train.ipynb #fc59852b
 def make_loaders(cfg:dict, device='cpu', rank:int=0, world:int=1) -> tuple:
     """Train, valid and test datasets and the train/valid batches of `cfg` on `device` (rank `rank` of `world`
     under DDP)."""
     task = cfg['task']
     dss = get_datasets(cfg['data_dir'], task, cfg.get('split'), seed=0)
+    if (prior := prior_folder(cfg)) is not None: dss['train'] = join_sequences(dss['train'], prior_items(cfg, prior))
     caps = dict(train=cfg.get('max_train'), valid=cfg.get('max_eval'), test=cfg.get('max_eval'))
     dss = {k: ds.subset(ds.indices[:caps[k]]) if caps[k] and len(ds) > caps[k] else ds
            for k, ds in dss.items()}
@@ -249,7 +281,7 @@ def make_learner(cfg:dict, model, train_dl, valid_dl, meta:dict, resume:bool=Fal
                          panel=partial(prediction_panel, task))]
     if task == 'forecast' and cfg.get('windows'):
         from balldetect.forecaster import RandomWindowCB
-        cbs.append(RandomWindowCB(**({'k_min': cfg['windows']} if type(cfg['windows']) is int else {})))
+        cbs.append(RandomWindowCB.from_setting(cfg['windows']))
     if task == 'detect' and cfg.get('augment'):
         from balldetect.detector import DomainRandomCB
         cbs.append(DomainRandomCB())
@@ -276,7 +308,9 @@ def train(config:dict) -> dict:
     cfg = resolve_config(config)
     task, out = cfg['task'], Path(cfg['out'])
     device, rank, world = init_distributed(cfg['device'])
-    if rank == 0: ensure_data(cfg)
+    if rank == 0:
+        ensure_data(cfg)
+        ensure_prior(cfg)
     barrier()
     source = data_source(cfg['data_dir'])
     if cfg.get('augment') is None: cfg['augment'] = task == 'detect' and source == 'synthetic'
@@ -313,7 +347,8 @@ def finish(cfg:dict, learn:Learner, dss:dict, status:str, error:str|None, meta:d
     res = dict(status=status, error=error, task=task, arch=cfg['arch'], profile=cfg['profile'],
                data_source=meta['data_source'], data_dir=cfg['data_dir'], device=str(learn.device),
                device_name=torch.cuda.get_device_name(learn.device) if learn.device.type == 'cuda' else 'cpu',
-               world_size=meta.get('world_size', 1), n_params=meta['n_params'],
+               world_size=meta.get('world_size', 1), n_params=meta['n_params'], n_train=len(dss['train']),
+               prior=str(prior) if (prior := prior_folder(cfg)) else None,
                train_time_s=hist[-1]['time_s'] if hist else 0., epochs_run=len(hist),
                best_epoch=ckcb.best_epoch, stop_reason=learn.stop_reason, valid=None, test=None,
                baselines=None)
@@ -351,7 +386,8 @@ TRAIN_FLAGS = {
     'time_budget_s': dict(flag='--time-budget', type=float),
     'device': {}, 'arch_kwargs': dict(type=json.loads), 'resume': dict(action='store_true'),
     'generate_if_missing': dict(action='store_true'), 'amp': dict(flag='--no-amp', action='store_false'),
-    'compile': dict(action='store_true'), 'init': {}, 'augment': dict(action=argparse.BooleanOptionalAction),
+    'compile': dict(action='store_true'), 'init': {}, 'prior': dict(action=argparse.BooleanOptionalAction),
+    'prior_sequences': dict(type=int), 'augment': dict(action=argparse.BooleanOptionalAction),
 }
 
 # %% ../nbs/08_train.ipynb #ceae603e
