@@ -52,10 +52,9 @@ DETECTOR_DEFAULTS = {
 # %% ../nbs/00a_profiles.ipynb #af3e6952
 FORECASTER_DEFAULTS = {
     'mlp': dict(lr=9.89e-5, wd=2.02e-4, bs=16, opt='adam', sched=('step', 30, 0.3),
-                epochs=dict(smoke=2, default=400, full=400), patience=30, windows=False, prior=False),
+                epochs=dict(smoke=2, default=400, full=400), patience=30, windows=False),
     'physics': dict(lr=2e-3, wd=1e-4, bs=128, opt='adamw', sched='onecycle',
-                    epochs=dict(smoke=2, default=70, full=200), patience=30, windows=dict(noise_px=0.5),
-                    prior=True, prior_sequences=dict(smoke=60, default=7000, full=7000)),
+                    epochs=dict(smoke=2, default=200, full=200), patience=30, windows=True),
 }
 
 # %% ../nbs/00a_profiles.ipynb #aea6912d
