@@ -234,8 +234,10 @@ class RandomWindowCB(Callback):
         # (B, k+1) steps of each window
         idx = (torch.randint(0, T - k, (B, 1)) + torch.arange(k + 1)).to(seq.device)
         win = seq[torch.arange(B, device=seq.device)[:, None], idx]      # (B, k+1, 3, 4)
-        noise = (torch.rand_like(win[:, :k]) * 2 - 1) * self.noise_px
-        learn.batch = (win[:, :k] + noise, colours, win[:, k])
+        obs = win[:, :k]
+        # no draw without noise: the windows stay those of the random stream without the option
+        if self.noise_px: obs = obs + (torch.rand_like(obs) * 2 - 1) * self.noise_px
+        learn.batch = (obs, colours, win[:, k])
 
 # %% ../nbs/07_forecaster.ipynb #7f4d12df
 FORECASTERS = {'mlp': RefMLPForecaster, 'physics': PhysicsForecaster}

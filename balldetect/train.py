@@ -194,10 +194,11 @@ def ensure_prior(cfg:dict) -> Path|None:
     folder = prior_folder(cfg)
     if folder is None or folder.exists(): return folder
     if cfg['prior'] is not True: raise DataError(folder, 'no such folder (the prior of this forecaster)')
-    print(f"note: simulating {cfg['prior_sequences']} sequences into {folder}, the prior of this forecaster "
+    n = cfg['prior_sequences'] or get_profile(cfg['profile'])['sequences']
+    print(f"note: simulating {n} sequences into {folder}, the prior of this forecaster "
           "(once; prior=false trains without it)", flush=True)
     from balldetect.generate import generate
-    generate(folder, sequences=cfg['prior_sequences'], workers=os.cpu_count() or 1,
+    generate(folder, sequences=n, workers=os.cpu_count() or 1,
              progress=cfg.get('progress', True))
     return folder
 

@@ -21,14 +21,6 @@ from balldetect.models import load_model
 from balldetect.split import get_datasets
 
 
-def forecasts(run_dir, obs, colours, bs:int=1000) -> np.ndarray:
-    "The next boxes `(N, 3, 4)` px that the best checkpoint of `run_dir` forecasts after `obs (N, k, 3, 4)`."
-    model, _ = load_model(Path(run_dir)/'best.pt', 'forecast')
-    with torch.no_grad():
-        parts = [model.decode(model(obs[i:i + bs], colours[i:i + bs])) for i in range(0, len(obs), bs)]
-    return torch.cat(parts).numpy()
-
-
 def rollout_errors(pred, seq) -> np.ndarray:
     "Per item and horizon `(N, H)`: the px^2 error of rollouts `pred (N, H, 3, 4)` against `seq (N, H, 3, 4)`."
     return ((pred - seq) ** 2).mean((2, 3))
@@ -52,8 +44,9 @@ def score(folder, runs:dict, split:str='test', n_obs:int=10, horizon:int=10) -> 
     bounce = const_velocity_bounce(obs).numpy()
     items = {'const_velocity_bounce': forecast_item_errors(bounce, target)}
     preds, seeds = {}, {}
+    models = {name: [load_model(Path(d)/'best.pt', 'forecast')[0] for d in dirs] for name, dirs in runs.items()}
     for name, dirs in runs.items():
-        each = [forecasts(d, obs, colours) for d in dirs]
+        each = [rollout_model(m, obs, colours, 1)[:, 0].numpy() for m in models[name]]   # the next step
         seeds[name] = [bootstrap_interval(forecast_item_errors(p, target)) for p in each]
         preds[name] = np.mean(each, 0)
         items[name if len(dirs) == 1 else f'{name} (ensemble of {len(dirs)})'] = forecast_item_errors(preds[name], target)
@@ -66,10 +59,8 @@ def score(folder, runs:dict, split:str='test', n_obs:int=10, horizon:int=10) -> 
                      for b in names[i + 1:]]
     out['breakdown'] = {k: error_breakdown(p, seq.numpy()) for k, p in [('const_velocity_bounce', bounce), *preds.items()]}
     roll = {'const_velocity_bounce': rollout(const_velocity_bounce, obs[:, :n_obs], horizon).numpy()}
-    for name, dirs in runs.items():
-        each = [rollout_model(load_model(Path(d)/'best.pt', 'forecast')[0], obs[:, :n_obs], colours, horizon).numpy()
-                for d in dirs]
-        roll[name] = np.mean(each, 0)
+    for name, each in models.items():
+        roll[name] = np.mean([rollout_model(m, obs[:, :n_obs], colours, horizon).numpy() for m in each], 0)
     truth = seq[:, n_obs:n_obs + horizon].numpy()
     out['rollout'] = dict(n_obs=n_obs, rows=horizon_table({k: rollout_errors(v, truth) for k, v in roll.items()}))
     return out
