@@ -12,13 +12,12 @@ from torch import nn
 import torch.nn.functional as F
 from .core import CENTRE_MAX, CENTRE_MIN, BBOX_SCALE, N_BALLS, N_COLOURS, N_OBS
 from .baselines import centres_sizes, const_velocity_bounce, const_velocity_reflect, rollout
-from .learner import Callback
 from .metrics import as_numpy
 
 # %% auto #0
 __all__ = ['MIRROR_SUM', 'MIRRORS', 'SPEED_BINS', 'FORECASTERS', 'ball_colours', 'pad_steps', 'mlp', 'RefMLPForecaster',
            'bounce_stats', 'ball_centres', 'ball_features', 'pair_features', 'mirror_boxes', 'PhysicsForecaster',
-           'error_parts', 'contact_kinds', 'error_breakdown', 'RandomWindowCB', 'rollout_model']
+           'error_parts', 'contact_kinds', 'error_breakdown', 'rollout_model']
 
 # %% ../nbs/07_forecaster.ipynb #e77f77f0
 def ball_colours(colours):
@@ -211,33 +210,6 @@ def error_breakdown(pred, seq, speed_bins=SPEED_BINS) -> dict:
     return {g: dict(balls=float(m.mean()), mse_px2=mean(centre + size, m), centre_px2=mean(centre, m),
                     size_px2=mean(size, m), error_share=float((centre + size)[m].sum() / total))
             for g, m in groups.items()}
-
-# %% ../nbs/07_forecaster.ipynb #8e107a29
-class RandomWindowCB(Callback):
-    """In training, replace batches `(obs, colours, target)` by random windows of `k_min`..T-1 observed steps
-    and the next, with uniform noise of at most `noise_px` on the observed boxes."""
-    order = -8  # after DeviceCB, before mixed precision
-    def __init__(self, k_min:int=3, # the shortest window
-                 noise_px:float=0.): # half-width of the uniform noise on the observed boxes (the target stays)
-        self.k_min, self.noise_px = k_min, noise_px
-    @classmethod
-    def from_setting(cls, windows):
-        "The callback of a config's `windows`: `True`, an int (the shortest window) or a dict of arguments."
-        if isinstance(windows, dict): return cls(**windows)
-        return cls(k_min=windows) if type(windows) is int else cls()
-    def before_batch(self, learn):
-        if not learn.training: return
-        obs, colours, target = learn.batch
-        seq = torch.cat([obs, target[:, None]], 1)                       # (B, T, 3, 4)
-        B, T = seq.shape[:2]
-        k = int(torch.randint(self.k_min, T, ()))
-        # (B, k+1) steps of each window
-        idx = (torch.randint(0, T - k, (B, 1)) + torch.arange(k + 1)).to(seq.device)
-        win = seq[torch.arange(B, device=seq.device)[:, None], idx]      # (B, k+1, 3, 4)
-        obs = win[:, :k]
-        # no draw without noise: the windows stay those of the random stream without the option
-        if self.noise_px: obs = obs + (torch.rand_like(obs) * 2 - 1) * self.noise_px
-        learn.batch = (obs, colours, win[:, k])
 
 # %% ../nbs/07_forecaster.ipynb #7f4d12df
 FORECASTERS = {'mlp': RefMLPForecaster, 'physics': PhysicsForecaster}
