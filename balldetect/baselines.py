@@ -11,12 +11,10 @@ import torch
 from scipy import ndimage
 from .core import BOX_MAX, BOX_MIN, CENTRE_MAX, CENTRE_MIN, COLOURS, COLOUR_RGB, IMG_SIZE
 from .metrics import as_numpy, centres_sizes
-from .simulate import motion_stats
 
 # %% auto #0
 __all__ = ['FORECAST_BASELINES', 'copy_last', 'const_velocity', 'const_acceleration', 'const_velocity_clipped', 'reflect',
-           'const_velocity_reflect', 'const_velocity_bounce', 'rollout', 'baseline_mses', 'calibration_stats',
-           'ColourThresholdDetector']
+           'const_velocity_reflect', 'const_velocity_bounce', 'rollout', 'baseline_mses', 'ColourThresholdDetector']
 
 # %% ../nbs/04_baselines.ipynb #420aa4a3
 def _like(out, ref):
@@ -99,13 +97,6 @@ def baseline_mses(bb) -> dict:
     "MSE of the physics baselines predicting step 20 from steps 1-19 of boxes `bb` (N, 20, 3, 4)."
     names = ('copy_last', 'const_velocity', 'const_velocity_clipped', 'const_velocity_reflect')
     return {k: float(((np.asarray(FORECAST_BASELINES[k](bb[:, :19])) - bb[:, 19])**2).mean()) for k in names}
-
-def calibration_stats(bb) -> dict:
-    "The calibration figures (keys of `REAL_FACTS`, speeds at every step) of boxes `bb` (N, 20, 3, 4)."
-    st = motion_stats(bb)
-    return dict(box_mean=st['box_mean'], box_min=st['box_min'], box_max=st['box_max'],
-                **{f'speed{t}': st['speed'][t] for t in range(19)}, contact=st['contact'],
-                reversals=st['reversals'], **baseline_mses(bb))
 
 # %% ../nbs/04_baselines.ipynb #4f93e08e
 def _hue(x):
