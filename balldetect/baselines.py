@@ -6,18 +6,15 @@ Docs: https://balldetect.github.io/balldetect/baselines.html.md"""
 
 # %% ../nbs/04_baselines.ipynb #99071a03
 from __future__ import annotations
-import warnings
 import numpy as np
 import torch
 from scipy import ndimage
 from .core import BOX_MAX, BOX_MIN, CENTRE_MAX, CENTRE_MIN, COLOURS, COLOUR_RGB, IMG_SIZE
-from .metrics import as_numpy
-from .simulate import motion_stats
+from .metrics import as_numpy, centres_sizes
 
 # %% auto #0
-__all__ = ['BALL_SIZE', 'FORECAST_BASELINES', 'copy_last', 'const_velocity', 'const_acceleration', 'const_velocity_clipped',
-           'centres_sizes', 'reflect', 'const_velocity_reflect', 'const_velocity_bounce', 'rollout', 'baseline_mses',
-           'calibration_stats', 'ColourThresholdDetector']
+__all__ = ['FORECAST_BASELINES', 'copy_last', 'const_velocity', 'const_acceleration', 'const_velocity_clipped', 'reflect',
+           'const_velocity_reflect', 'const_velocity_bounce', 'rollout', 'baseline_mses', 'ColourThresholdDetector']
 
 # %% ../nbs/04_baselines.ipynb #420aa4a3
 def _like(out, ref):
@@ -45,23 +42,6 @@ def const_acceleration(obs):
 def const_velocity_clipped(obs):
     "Constant velocity, each coordinate clipped to the image `[0, 99]`."
     return _like(np.clip(as_numpy(const_velocity(obs)), BOX_MIN, BOX_MAX), obs)
-
-# %% ../nbs/04_baselines.ipynb #ca60d136
-BALL_SIZE = 11.                                   # mean box side in the real data
-
-def centres_sizes(obs):
-    "Centres `(N, T, 3, 2)` and sizes `(N, 3, 2)` of balls from boxes `(N, T, 3, 4)` that may be clipped."
-    o = as_numpy(obs)
-    lo, hi, wh = o[..., :2], o[..., 2:], o[..., 2:] - o[..., :2]
-    inside = (lo > BOX_MIN) & (hi < BOX_MAX)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)   # all-NaN slices: no unclipped step
-        size = np.nanmedian(np.where(inside, wh, np.nan), axis=1)
-    size = np.where(np.isnan(size), BALL_SIZE, size)    # (N, 3, 2)
-    s, short = size[:, None], wh < size[:, None] - 1.5          # clearly clipped (real boxes: 10-12 px)
-    c = np.where(short & (lo <= BOX_MIN), hi - s / 2,
-                 np.where(short & (hi >= BOX_MAX), lo + s / 2, (lo + hi) / 2))
-    return c, size
 
 # %% ../nbs/04_baselines.ipynb #c43b1ea1
 def reflect(c, lo, hi):
@@ -117,13 +97,6 @@ def baseline_mses(bb) -> dict:
     "MSE of the physics baselines predicting step 20 from steps 1-19 of boxes `bb` (N, 20, 3, 4)."
     names = ('copy_last', 'const_velocity', 'const_velocity_clipped', 'const_velocity_reflect')
     return {k: float(((np.asarray(FORECAST_BASELINES[k](bb[:, :19])) - bb[:, 19])**2).mean()) for k in names}
-
-def calibration_stats(bb) -> dict:
-    "The calibration figures (keys of `REAL_FACTS`, speeds at every step) of boxes `bb` (N, 20, 3, 4)."
-    st = motion_stats(bb)
-    return dict(box_mean=st['box_mean'], box_min=st['box_min'], box_max=st['box_max'],
-                **{f'speed{t}': st['speed'][t] for t in range(19)}, contact=st['contact'],
-                reversals=st['reversals'], **baseline_mses(bb))
 
 # %% ../nbs/04_baselines.ipynb #4f93e08e
 def _hue(x):

@@ -6,23 +6,16 @@ Docs: https://balldetect.github.io/balldetect/detector.html.md"""
 
 # %% ../nbs/06_detector.ipynb #b50c3b1a
 from __future__ import annotations
-import io, math, os
-from concurrent.futures import ThreadPoolExecutor
-import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 from .core import BBOX_SCALE, BOX_MAX, BOX_MIN, IMG_SIZE, N_COLOURS
-from .learner import Callback
-from .render import encode_jpeg
 
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'get_activation', 'spec_layers', 'RefDetector', 'heatmap_targets',
-           'gather_cells', 'focal_loss', 'conv_bn', 'HeatmapDetector', 'shift_images', 'normal_noise',
-           'domain_randomise', 'DomainRandomCB']
+           'gather_cells', 'focal_loss', 'conv_bn', 'HeatmapDetector']
 
 # %% ../nbs/06_detector.ipynb #45a7e080
 ACTIVATIONS = dict(relu=nn.ReLU, leaky_relu=nn.LeakyReLU, elu=nn.ELU, tanh=nn.Tanh, silu=nn.SiLU,
@@ -213,94 +206,6 @@ def decode(self:HeatmapDetector, raw):
     e = gather_cells(edges, idx) * self.stride                                # (B, 9, 4)
     boxes = torch.cat([cc - e[..., :2], cc + e[..., 2:]], -1).clamp(BOX_MIN, BOX_MAX)
     return torch.sigmoid(peak), boxes.round() if self.snap else boxes
-
-# %% ../nbs/06_detector.ipynb #d0a1a002
-def _neighbours(x, dim:int):
-    """The values one pixel before and one after along `dim` (2: rows, 3: columns) of images (B,C,H,W), edges
-    repeated."""
-    pad = (1, 1, 0, 0) if dim == 3 else (0, 0, 1, 1)
-    xp = F.pad(x, pad, mode='replicate')
-    n = x.shape[dim]
-    return xp.narrow(dim, 0, n), xp.narrow(dim, 2, n)
-
-def shift_images(img, d):
-    "Images (B,C,H,W) float moved by `d` (B,2) px (x, y), each at most one pixel, with linear interpolation."
-    assert d.abs().max() <= 1, 'shift_images moves by at most one pixel'
-    out = img
-    for axis, dim in ((0, 3), (1, 2)):
-        before, after = _neighbours(out, dim)
-        f = d[:, axis].view(-1, 1, 1, 1).to(out)
-        out = (1 - f.abs()) * out + f.abs() * torch.where(f > 0, before, after)
-    return out
-
-# %% ../nbs/06_detector.ipynb #d0a1a005
-def _jpeg_round_trip(img, quality:int):
-    """Images (B,3,H,W) float in [0,1] encoded as JPEG at `quality` (4:2:0, as the course files) and decoded,
-    on the CPU."""
-    u8 = img.mul(255).round_().clamp_(0, 255).to('cpu', torch.uint8).permute(0, 2, 3, 1).numpy()
-    round_trip = lambda x: np.asarray(Image.open(io.BytesIO(encode_jpeg(x, quality))))
-    if img.device.type == 'cpu':
-        back = [round_trip(x) for x in u8]
-    else:  # an accelerator waits on this: the CPU cores share the images (PIL lets go of the GIL)
-        with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
-            back = list(pool.map(round_trip, u8))
-    return torch.from_numpy(np.stack(back)).permute(0, 3, 1, 2).to(img.device, img.dtype) / 255
-
-def normal_noise(shape, device):
-    """Standard normal noise of `shape` on `device`: drawn by torch's global CPU generator for the CPU, else
-    on the device."""
-    if device.type == 'cpu':
-        return torch.randn(shape)
-    # from the global generator: seeded runs repeat
-    seed = int(torch.randint(2 ** 62, ()))
-    return torch.randn(shape, generator=torch.Generator(device).manual_seed(seed), device=device)
-
-def _blur3(x, side:float):
-    "Images (B,C,H,W) blurred by the separable kernel [side, 1 - 2 side, side]."
-    for dim in (2, 3):
-        before, after = _neighbours(x, dim)
-        x = (1 - 2 * side) * x + side * (before + after)
-    return x
-
-def domain_randomise(img, boxes, *,
-                     gain:float=0.08,           # brightness factor drawn in 1 +- gain per image
-                     channel_gain:float=0.03,   # and per channel on top
-                     blur_p:float=0.3,          # share of images blurred, sigma 0.3-0.8 px
-                     noise:float=0.02,          # noise std drawn in 0..noise per image (0-5 levels)
-                     jpeg_p:float=0.3,          # share of batches re-encoded as JPEG ...
-                     jpeg_quality=(55, 90),     # ... at a quality drawn in this range
-                     shift_px:float=0.5):       # image and boxes moved together by up to this (at most 1)
-    """Randomised copies of images (B,3,H,W) float in [0,1] and their boxes (B,9,4) px; draws from torch's
-    global generator."""
-    B, dev = len(img), img.device
-    # draws on the CPU: same numbers on any device
-    rand = lambda *s: torch.rand(*s).to(dev)
-    d = (rand(B, 2) * 2 - 1) * shift_px
-    out = shift_images(img, d)
-    moved = (boxes + d.repeat(1, 2)[:, None]).clamp(BOX_MIN, BOX_MAX)
-    out = out * (1 + (rand(B, 1, 1, 1) * 2 - 1) * gain) * (1 + (rand(B, 3, 1, 1) * 2 - 1) * channel_gain)
-    sigma = 0.3 + 0.5 * float(torch.rand(()))
-    side = math.exp(-1 / (2 * sigma ** 2))
-    side = side / (1 + 2 * side)                                        # the outer taps of a 3-tap Gaussian
-    blurred = rand(B) < blur_p
-    if blurred.any(): out[blurred] = _blur3(out[blurred], side)
-    out = out + normal_noise(out.shape, dev) * rand(B, 1, 1, 1) * noise
-    out = out.clamp(0, 1)
-    quality = int(torch.randint(jpeg_quality[0], jpeg_quality[1] + 1, ()))
-    if float(torch.rand(())) < jpeg_p: out = _jpeg_round_trip(out, quality)
-    return out, moved
-
-# %% ../nbs/06_detector.ipynb #d0a1a008
-class DomainRandomCB(Callback):
-    """In training, replace detection batches `(img, presence, boxes)` by `domain_randomise`d ones (see its
-    settings)."""
-    order = -8  # after DeviceCB, before mixed precision
-    def __init__(self, **settings): self.settings = settings
-    def before_batch(self, learn):
-        if not learn.training: return
-        img, presence, boxes = learn.batch                              # images float in [0, 1]
-        img, boxes = domain_randomise(img, boxes, **self.settings)
-        learn.batch = (img, presence, boxes)
 
 # %% ../nbs/06_detector.ipynb #996d9bb2
 DETECTORS = {'ref': RefDetector, 'heatmap': HeatmapDetector}

@@ -6,19 +6,16 @@ Docs: https://balldetect.github.io/balldetect/forecaster.html.md"""
 
 # %% ../nbs/07_forecaster.ipynb #f9da0233
 from __future__ import annotations
-import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import CENTRE_MAX, CENTRE_MIN, BBOX_SCALE, N_BALLS, N_COLOURS, N_OBS
-from .baselines import centres_sizes, const_velocity_bounce, const_velocity_reflect, rollout
-from .learner import Callback
-from .metrics import as_numpy
+from .baselines import const_velocity_bounce, const_velocity_reflect, rollout
+from .metrics import centres_sizes
 
 # %% auto #0
-__all__ = ['MIRROR_SUM', 'MIRRORS', 'SPEED_BINS', 'FORECASTERS', 'ball_colours', 'pad_steps', 'mlp', 'RefMLPForecaster',
-           'bounce_stats', 'ball_centres', 'ball_features', 'pair_features', 'mirror_boxes', 'PhysicsForecaster',
-           'error_parts', 'contact_kinds', 'error_breakdown', 'RandomWindowCB', 'rollout_model']
+__all__ = ['MIRROR_SUM', 'MIRRORS', 'FORECASTERS', 'ball_colours', 'pad_steps', 'mlp', 'RefMLPForecaster', 'bounce_stats',
+           'ball_centres', 'ball_features', 'pair_features', 'mirror_boxes', 'PhysicsForecaster', 'rollout_model']
 
 # %% ../nbs/07_forecaster.ipynb #e77f77f0
 def ball_colours(colours):
@@ -169,75 +166,6 @@ class PhysicsForecaster(nn.Module):
         return torch.stack([self.mirrored(obs, colours, f) for f in flips]).mean(0)
     def loss(self, raw, target): return F.mse_loss(raw, target)
     def decode(self, raw): return raw
-
-# %% ../nbs/07_forecaster.ipynb #b8d2e0a2
-def error_parts(pred, target):
-    "Squared error per coordinate of each ball `(N, 3)`, as a centre part and a size part that add up to it."
-    p, t = as_numpy(pred), as_numpy(target)                                # (N, 3, 4)
-    dc = (p[..., :2] + p[..., 2:]) / 2 - (t[..., :2] + t[..., 2:]) / 2       # (N, 3, 2) centre errors
-    dw = (p[..., 2:] - p[..., :2]) - (t[..., 2:] - t[..., :2])               # (N, 3, 2) size errors
-    return (dc ** 2).mean(-1), (dw ** 2).mean(-1) / 4
-
-# %% ../nbs/07_forecaster.ipynb #b8d2e0a4
-def contact_kinds(seq, touch:float=12., # centre distance (px) at which two balls touch
-                  moving:float=1.): # smallest speed (px/step) along an axis whose reversal counts as a bounce
-    """What each ball `(N, 3)` meets between the last two steps of boxes `seq (N, T, 3, 4)`: 'ball', 'wall' or
-    'none'."""
-    c = centres_sizes(seq)[0][:, -3:]                                      # (N, 3 steps, 3 balls, 2)
-    # (N, 3, 3) over the last 2 steps
-    gap = np.linalg.norm(c[:, 1:, :, None] - c[:, 1:, None], axis=-1).min(1)
-    gap[:, np.arange(N_BALLS), np.arange(N_BALLS)] = np.inf
-    before, after = c[:, 1] - c[:, 0], c[:, 2] - c[:, 1]                   # (N, 3, 2) displacements
-    near = np.minimum(c[:, 1] - CENTRE_MIN, np.asarray(CENTRE_MAX) - c[:, 1]) < np.abs(before) + 2
-    wall = ((before * after < 0) & (np.abs(before) > moving) & near).any(-1)
-    return np.where(gap.min(-1) < touch, 'ball', np.where(wall, 'wall', 'none'))
-
-# %% ../nbs/07_forecaster.ipynb #b8d2e0a6
-SPEED_BINS = (0., 2., 4., 6., 9., float('inf'))  # px/step
-
-def error_breakdown(pred, seq, speed_bins=SPEED_BINS) -> dict:
-    """MSE (px^2) of forecasts `pred (N, 3, 4)` of the last step of `seq (N, T, 3, 4)` by contact and speed,
-    each split in centre + size."""
-    s = as_numpy(seq)
-    centre, size = error_parts(pred, s[:, -1])                             # (N, 3) each
-    c = centres_sizes(s[:, :-1])[0]
-    speed = np.linalg.norm(c[:, -1] - c[:, -2], axis=-1)                   # (N, 3) last observed px/step
-    kinds, bins = contact_kinds(s), np.digitize(speed, speed_bins[1:-1])
-    groups = {'all': np.ones(centre.shape, bool),
-              **{f'contact: {k}': kinds == k for k in ('none', 'wall', 'ball')}}
-    groups |= {f'speed {a:g}-{b:g} px': bins == i
-               for i, (a, b) in enumerate(zip(speed_bins[:-1], speed_bins[1:]))}
-    total, mean = (centre + size).sum(), lambda x, m: float(x[m].mean()) if m.any() else float('nan')
-    return {g: dict(balls=float(m.mean()), mse_px2=mean(centre + size, m), centre_px2=mean(centre, m),
-                    size_px2=mean(size, m), error_share=float((centre + size)[m].sum() / total))
-            for g, m in groups.items()}
-
-# %% ../nbs/07_forecaster.ipynb #8e107a29
-class RandomWindowCB(Callback):
-    """In training, replace batches `(obs, colours, target)` by random windows of `k_min`..T-1 observed steps
-    and the next, with uniform noise of at most `noise_px` on the observed boxes."""
-    order = -8  # after DeviceCB, before mixed precision
-    def __init__(self, k_min:int=3, # the shortest window
-                 noise_px:float=0.): # half-width of the uniform noise on the observed boxes (the target stays)
-        self.k_min, self.noise_px = k_min, noise_px
-    @classmethod
-    def from_setting(cls, windows):
-        "The callback of a config's `windows`: `True`, an int (the shortest window) or a dict of arguments."
-        if isinstance(windows, dict): return cls(**windows)
-        return cls(k_min=windows) if type(windows) is int else cls()
-    def before_batch(self, learn):
-        if not learn.training: return
-        obs, colours, target = learn.batch
-        seq = torch.cat([obs, target[:, None]], 1)                       # (B, T, 3, 4)
-        B, T = seq.shape[:2]
-        k = int(torch.randint(self.k_min, T, ()))
-        # (B, k+1) steps of each window
-        idx = (torch.randint(0, T - k, (B, 1)) + torch.arange(k + 1)).to(seq.device)
-        win = seq[torch.arange(B, device=seq.device)[:, None], idx]      # (B, k+1, 3, 4)
-        obs = win[:, :k]
-        # no draw without noise: the windows stay those of the random stream without the option
-        if self.noise_px: obs = obs + (torch.rand_like(obs) * 2 - 1) * self.noise_px
-        learn.batch = (obs, colours, win[:, k])
 
 # %% ../nbs/07_forecaster.ipynb #7f4d12df
 FORECASTERS = {'mlp': RefMLPForecaster, 'physics': PhysicsForecaster}

@@ -1,4 +1,4 @@
-"""Detection and forecasting metrics in pixels: presence and colour-set accuracy, IoU, AP, centre error, MSE, ADE/FDE.
+"""Detection and forecasting metrics in pixels: presence and colour-set accuracy, IoU, AP, centre error, MSE, ADE/FDE, bootstrap intervals, and where the error of a forecast is (centre or size, contact, speed).
 
 Docs: https://balldetect.github.io/balldetect/metrics.html.md"""
 
@@ -6,14 +6,17 @@ Docs: https://balldetect.github.io/balldetect/metrics.html.md"""
 
 # %% ../nbs/03_metrics.ipynb #48881d8b
 from __future__ import annotations
+import warnings
 import numpy as np
 import torch
-from .core import N_COLOURS, N_BALLS
+from .core import BOX_MAX, BOX_MIN, CENTRE_MAX, CENTRE_MIN, N_COLOURS, N_BALLS
+
 
 # %% auto #0
-__all__ = ['as_numpy', 'paired_iou', 'box_centres', 'average_precision', 'detection_metrics', 'colour_confusion',
-           'forecast_metrics', 'rollout_metrics', 'bootstrap_means', 'bootstrap_interval', 'paired_comparison',
-           'forecast_item_errors']
+__all__ = ['BALL_SIZE', 'SPEED_BINS', 'as_numpy', 'paired_iou', 'box_centres', 'centres_sizes', 'average_precision',
+           'detection_metrics', 'colour_confusion', 'forecast_metrics', 'rollout_metrics', 'bootstrap_means',
+           'bootstrap_interval', 'paired_comparison', 'forecast_item_errors', 'error_parts', 'contact_kinds',
+           'error_breakdown']
 
 # %% ../nbs/03_metrics.ipynb #8551bff0
 def as_numpy(x) -> np.ndarray:
@@ -36,6 +39,23 @@ def box_centres(b) -> np.ndarray:
     "Centres `(..., 2)` (x, y) of boxes `(..., 4)`."
     b = as_numpy(b)
     return (b[..., :2] + b[..., 2:]) / 2
+
+# %% ../nbs/03_metrics.ipynb #ca60d136
+BALL_SIZE = 11.                                   # mean box side in the real data
+
+def centres_sizes(obs):
+    "Centres `(N, T, 3, 2)` and sizes `(N, 3, 2)` of balls from boxes `(N, T, 3, 4)` that may be clipped."
+    o = as_numpy(obs)
+    lo, hi, wh = o[..., :2], o[..., 2:], o[..., 2:] - o[..., :2]
+    inside = (lo > BOX_MIN) & (hi < BOX_MAX)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)   # all-NaN slices: no unclipped step
+        size = np.nanmedian(np.where(inside, wh, np.nan), axis=1)
+    size = np.where(np.isnan(size), BALL_SIZE, size)    # (N, 3, 2)
+    s, short = size[:, None], wh < size[:, None] - 1.5          # clearly clipped (real boxes: 10-12 px)
+    c = np.where(short & (lo <= BOX_MIN), hi - s / 2,
+                 np.where(short & (hi >= BOX_MAX), lo + s / 2, (lo + hi) / 2))
+    return c, size
 
 # %% ../nbs/03_metrics.ipynb #fcceda2a
 def average_precision(scores, is_tp, n_pos:int) -> float:
@@ -134,3 +154,45 @@ def paired_comparison(a, b, level:float=0.95, n_boot:int=2000, seed:int=0) -> di
 def forecast_item_errors(pred, target) -> np.ndarray:
     "The squared error per coordinate of each item `(N,)`, averaged over its 3 balls x 4 coordinates (px^2)."
     return ((as_numpy(pred) - as_numpy(target)) ** 2).reshape(len(pred), -1).mean(1)
+
+# %% ../nbs/03_metrics.ipynb #b8d2e0a2
+def error_parts(pred, target):
+    "Squared error per coordinate of each ball `(N, 3)`, as a centre part and a size part that add up to it."
+    p, t = as_numpy(pred), as_numpy(target)                                # (N, 3, 4)
+    dc = (p[..., :2] + p[..., 2:]) / 2 - (t[..., :2] + t[..., 2:]) / 2       # (N, 3, 2) centre errors
+    dw = (p[..., 2:] - p[..., :2]) - (t[..., 2:] - t[..., :2])               # (N, 3, 2) size errors
+    return (dc ** 2).mean(-1), (dw ** 2).mean(-1) / 4
+
+# %% ../nbs/03_metrics.ipynb #b8d2e0a4
+def contact_kinds(seq, touch:float=12., # centre distance (px) at which two balls touch
+                  moving:float=1.): # smallest speed (px/step) along an axis whose reversal counts as a bounce
+    """What each ball `(N, 3)` meets between the last two steps of boxes `seq (N, T, 3, 4)`: 'ball', 'wall' or
+    'none'."""
+    c = centres_sizes(seq)[0][:, -3:]                                      # (N, 3 steps, 3 balls, 2)
+    # (N, 3, 3) over the last 2 steps
+    gap = np.linalg.norm(c[:, 1:, :, None] - c[:, 1:, None], axis=-1).min(1)
+    gap[:, np.arange(N_BALLS), np.arange(N_BALLS)] = np.inf
+    before, after = c[:, 1] - c[:, 0], c[:, 2] - c[:, 1]                   # (N, 3, 2) displacements
+    near = np.minimum(c[:, 1] - CENTRE_MIN, np.asarray(CENTRE_MAX) - c[:, 1]) < np.abs(before) + 2
+    wall = ((before * after < 0) & (np.abs(before) > moving) & near).any(-1)
+    return np.where(gap.min(-1) < touch, 'ball', np.where(wall, 'wall', 'none'))
+
+# %% ../nbs/03_metrics.ipynb #b8d2e0a6
+SPEED_BINS = (0., 2., 4., 6., 9., float('inf'))  # px/step
+
+def error_breakdown(pred, seq, speed_bins=SPEED_BINS) -> dict:
+    """MSE (px^2) of forecasts `pred (N, 3, 4)` of the last step of `seq (N, T, 3, 4)` by contact and speed,
+    each split in centre + size."""
+    s = as_numpy(seq)
+    centre, size = error_parts(pred, s[:, -1])                             # (N, 3) each
+    c = centres_sizes(s[:, :-1])[0]
+    speed = np.linalg.norm(c[:, -1] - c[:, -2], axis=-1)                   # (N, 3) last observed px/step
+    kinds, bins = contact_kinds(s), np.digitize(speed, speed_bins[1:-1])
+    groups = {'all': np.ones(centre.shape, bool),
+              **{f'contact: {k}': kinds == k for k in ('none', 'wall', 'ball')}}
+    groups |= {f'speed {a:g}-{b:g} px': bins == i
+               for i, (a, b) in enumerate(zip(speed_bins[:-1], speed_bins[1:]))}
+    total, mean = (centre + size).sum(), lambda x, m: float(x[m].mean()) if m.any() else float('nan')
+    return {g: dict(balls=float(m.mean()), mse_px2=mean(centre + size, m), centre_px2=mean(centre, m),
+                    size_px2=mean(size, m), error_share=float((centre + size)[m].sum() / total))
+            for g, m in groups.items()}

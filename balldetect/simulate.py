@@ -14,7 +14,7 @@ from .core import COLOURS, N_COLOURS, N_BALLS, N_STEPS, IMG_SIZE
 # %% auto #0
 __all__ = ['pb', 'SIM', 'MASSES', 'FRICTIONS', 'RESTITUTIONS', 'REAL_SPEEDS', 'REAL_FACTS', 'SimParams', 'sample_scene',
            'BallWorld', 'get_world', 'sphere_extents', 'extents_to_boxes', 'sequence_labels', 'seq_rng',
-           'simulate_sequence', 'present_boxes', 'motion_stats']
+           'simulate_sequence', 'present_boxes', 'motion_stats', 'calibration_stats']
 
 # %% ../nbs/01_simulate.ipynb #8c1b4098
 def _import_pybullet_quietly():
@@ -195,3 +195,12 @@ REAL_SPEEDS = (7.63, 7.20, 6.82, 6.44, 6.05, 5.68, 5.31, 4.97, 4.69, 4.46,
 REAL_FACTS = dict(box_mean=11.1, box_min=10., box_max=12., speed0=REAL_SPEEDS[0], speed18=REAL_SPEEDS[18],
                   contact=0.31, reversals=0.45, copy_last=10.52, const_velocity=2.95,
                   const_velocity_clipped=2.29, const_velocity_reflect=1.47)
+
+# %% ../nbs/01_simulate.ipynb #4bc43685
+def calibration_stats(bb, mses:dict) -> dict:
+    """The calibration figures (keys of `REAL_FACTS`, speeds at every step) of boxes `bb` (N, 20, 3, 4), with
+    the baselines' MSE `mses` on them."""
+    st = motion_stats(bb)
+    return dict(box_mean=st['box_mean'], box_min=st['box_min'], box_max=st['box_max'],
+                **{f'speed{t}': st['speed'][t] for t in range(19)}, contact=st['contact'],
+                reversals=st['reversals'], **mses)

@@ -281,10 +281,10 @@ def make_learner(cfg:dict, model, train_dl, valid_dl, meta:dict, resume:bool=Fal
            TensorBoardCB(out, {k: cfg[k] for k in TB_HPARAMS}, cfg['monitor'], cfg['mode'],
                          panel=partial(prediction_panel, task))]
     if task == 'forecast' and cfg.get('windows'):
-        from balldetect.forecaster import RandomWindowCB
+        from balldetect.augment import RandomWindowCB
         cbs.append(RandomWindowCB.from_setting(cfg['windows']))
     if task == 'detect' and cfg.get('augment'):
-        from balldetect.detector import DomainRandomCB
+        from balldetect.augment import DomainRandomCB
         cbs.append(DomainRandomCB())
     if cfg.get('single_batch'): cbs.append(SingleBatchCB())
     return Learner(model, train_dl, valid_dl, n_inp=N_INPUTS[task], lr=cfg['lr'], wd=cfg['wd'],

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from balldetect.baselines import const_velocity_bounce, rollout
-from balldetect.forecaster import error_breakdown, rollout_model
-from balldetect.metrics import bootstrap_interval, forecast_item_errors, paired_comparison
+from balldetect.forecaster import rollout_model
+from balldetect.metrics import bootstrap_interval, error_breakdown, forecast_item_errors, paired_comparison
 from balldetect.models import load_model
 from balldetect.split import get_datasets
 
