@@ -10,16 +10,16 @@ import os, shutil, sys, time
 from collections import namedtuple
 from contextlib import contextmanager
 from pathlib import Path
-from .core import (DataError, datasets_dir, experiments_dir, folder_lock, load_json, project_root,
-                             reports_dir, save_json)
+from .core import (DataError, experiments_dir, folder_lock, load_json, project_root, reports_dir,
+                             save_json)
+from .download import course_layout, real_roots
 from .profiles import PROFILES, REPORT_LIMITS, get_profile, sim_data_dir
 from .htmlpdf import export_html, print_pdf, pdf_pages
 
 # %% auto #0
-__all__ = ['Experiment', 'EXPERIMENTS', 'REAL_SAMPLES', 'experiments', 'real_roots', 'real_sample_dir', 'resolve_params',
-           'StepLog', 'course_layout', 'report_data', 'kernel_output_to', 'run_experiment', 'collect_runs',
-           'runs_data_dir', 'run_profile', 'clear_other_profile', 'build_report', 'run_one', 'render_report',
-           'add_report_args', 'run_report']
+__all__ = ['Experiment', 'EXPERIMENTS', 'REAL_SAMPLES', 'experiments', 'real_sample_dir', 'resolve_params', 'StepLog',
+           'report_data', 'kernel_output_to', 'run_experiment', 'collect_runs', 'runs_data_dir', 'run_profile',
+           'clear_other_profile', 'build_report', 'run_one', 'render_report', 'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
 Experiment = namedtuple('Experiment', 'name template params task role label')
@@ -56,11 +56,6 @@ def experiments(task:str|None=None, role:str|None=None) -> list:
 REAL_SAMPLES = {'train_detector.ipynb': ('mini_balls_sample', 'mini_balls'),
                 'train_forecaster.ipynb': ('mini_balls_seq_sample', 'mini_balls_seq')}
 
-def real_roots(real_dir=None) -> list:
-    "Folders that may hold real course data, most specific first."
-    roots = [Path(real_dir)] if real_dir else []
-    return roots + [datasets_dir()/'course', project_root().parent/'shared'/'reference']
-
 def real_sample_dir(template:str, real_dir=None) -> Path|None:
     "The real data that runs of `template` are also scored on, if any is at hand (never needed)."
     for root in real_roots(real_dir):
@@ -85,11 +80,6 @@ class StepLog:
         el = time.time() - self.t0
         self.steps.append(dict(msg=msg, elapsed_s=round(el, 1), **info))
         if not self.quiet: print(f'[{el:7.1f}s] {msg}', flush=True)
-
-# %% ../nbs/10_report.ipynb #b9d7e81d
-def course_layout(d) -> bool:
-    "Whether folder `d` holds the course layout: `mini_balls/` and `mini_balls_seq/`."
-    return (Path(d)/'mini_balls').is_dir() and (Path(d)/'mini_balls_seq').is_dir()
 
 # %% ../nbs/10_report.ipynb #e2c04f84
 def report_data(data_dir=None, profile:str='default', log=print) -> Path:
