@@ -8,13 +8,13 @@ Docs: https://balldetect.github.io/balldetect/download.html.md"""
 from __future__ import annotations
 import hashlib, http.client, os, re, shutil, tarfile, tempfile, urllib.error, urllib.request
 from pathlib import Path
-from .core import DataError, atomic_path, datasets_dir, load_json, save_json
+from .core import DataError, atomic_path, datasets_dir, load_json, project_root, save_json
 from .data import KINDS, open_folder
 from .split import SPLIT_PARTS, load_split
 
 # %% auto #0
 __all__ = ['BASE_URL', 'URL_ENV', 'ARCHIVES', 'ARCHIVE_OF', 'sha256_file', 'fetch', 'safe_extract', 'lay_out', 'download',
-           'add_download_args', 'run_download']
+           'course_layout', 'real_roots', 'add_download_args', 'run_download']
 
 # %% ../nbs/02b_download.ipynb #f6253a02
 BASE_URL = 'https://perso.liris.cnrs.fr/christian.wolf/teaching/deeplearning/data'
@@ -156,6 +156,17 @@ def download(out=None, # dataset folder to fill (default: datasets/course)
     split = load_split(out)
     return dict(out=str(out), images=len(det['index']), sequences=len(seq['index']),
                 split={k: len(v) for k, v in split.items()}, archives=rec)
+
+# %% ../nbs/02b_download.ipynb #b9d7e81d
+def course_layout(d) -> bool:
+    "Whether folder `d` holds the course layout: `mini_balls/` and `mini_balls_seq/`."
+    return (Path(d)/'mini_balls').is_dir() and (Path(d)/'mini_balls_seq').is_dir()
+
+# %% ../nbs/02b_download.ipynb #a7c3e916
+def real_roots(real_dir=None) -> list:
+    "Folders that may hold real course data, most specific first."
+    roots = [Path(real_dir)] if real_dir else []
+    return roots + [datasets_dir()/'course', project_root().parent/'shared'/'reference']
 
 # %% ../nbs/02b_download.ipynb #c49c25b6
 def add_download_args(p):

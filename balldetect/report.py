@@ -6,20 +6,20 @@ Docs: https://balldetect.github.io/balldetect/report.html.md"""
 
 # %% ../nbs/10_report.ipynb #03a65d0f
 from __future__ import annotations
-import os, shutil, sys, time
+import os, re, shutil, subprocess, sys, tempfile, time
 from collections import namedtuple
 from contextlib import contextmanager
 from pathlib import Path
-from .core import (DataError, datasets_dir, experiments_dir, folder_lock, load_json, project_root,
+from .core import (DataError, atomic_path, experiments_dir, folder_lock, load_json, project_root,
                              reports_dir, save_json)
+from .download import course_layout, real_roots
 from .profiles import PROFILES, REPORT_LIMITS, get_profile, sim_data_dir
-from .htmlpdf import export_html, print_pdf, pdf_pages
 
 # %% auto #0
-__all__ = ['Experiment', 'EXPERIMENTS', 'REAL_SAMPLES', 'experiments', 'real_roots', 'real_sample_dir', 'resolve_params',
-           'StepLog', 'course_layout', 'report_data', 'kernel_output_to', 'run_experiment', 'collect_runs',
-           'runs_data_dir', 'run_profile', 'clear_other_profile', 'build_report', 'run_one', 'render_report',
-           'add_report_args', 'run_report']
+__all__ = ['Experiment', 'EXPERIMENTS', 'REAL_SAMPLES', 'MATHJAX', 'PRINT_CSS', 'experiments', 'real_sample_dir',
+           'resolve_params', 'StepLog', 'report_data', 'kernel_output_to', 'run_experiment', 'collect_runs',
+           'runs_data_dir', 'run_profile', 'clear_other_profile', 'export_html', 'find_chromium', 'print_pdf',
+           'pdf_pages', 'build_report', 'run_one', 'render_report', 'add_report_args', 'run_report']
 
 # %% ../nbs/10_report.ipynb #d44d4dac
 Experiment = namedtuple('Experiment', 'name template params task role label')
@@ -56,11 +56,6 @@ def experiments(task:str|None=None, role:str|None=None) -> list:
 REAL_SAMPLES = {'train_detector.ipynb': ('mini_balls_sample', 'mini_balls'),
                 'train_forecaster.ipynb': ('mini_balls_seq_sample', 'mini_balls_seq')}
 
-def real_roots(real_dir=None) -> list:
-    "Folders that may hold real course data, most specific first."
-    roots = [Path(real_dir)] if real_dir else []
-    return roots + [datasets_dir()/'course', project_root().parent/'shared'/'reference']
-
 def real_sample_dir(template:str, real_dir=None) -> Path|None:
     "The real data that runs of `template` are also scored on, if any is at hand (never needed)."
     for root in real_roots(real_dir):
@@ -85,11 +80,6 @@ class StepLog:
         el = time.time() - self.t0
         self.steps.append(dict(msg=msg, elapsed_s=round(el, 1), **info))
         if not self.quiet: print(f'[{el:7.1f}s] {msg}', flush=True)
-
-# %% ../nbs/10_report.ipynb #b9d7e81d
-def course_layout(d) -> bool:
-    "Whether folder `d` holds the course layout: `mini_balls/` and `mini_balls_seq/`."
-    return (Path(d)/'mini_balls').is_dir() and (Path(d)/'mini_balls_seq').is_dir()
 
 # %% ../nbs/10_report.ipynb #e2c04f84
 def report_data(data_dir=None, profile:str='default', log=print) -> Path:
@@ -187,6 +177,79 @@ def clear_other_profile(run_dir, profile:str, log=print) -> bool:
     shutil.rmtree(run_dir)
     log(f'{Path(run_dir).name}: replacing its {held} run with a {profile} one')
     return True
+
+# %% ../nbs/10_report.ipynb #adfdbece
+MATHJAX = Path('/usr/share/javascript/mathjax/MathJax.js')
+# a lab report on paper: serif text, tables that fit the page (no scrollbars, no cut), captions below figures
+PRINT_CSS = """<style>
+body { font-family: Georgia, 'DejaVu Serif', serif; }
+.jp-RenderedHTMLCommon { font-size: 14px; line-height: 1.45; }
+.jp-RenderedHTMLCommon p { text-align: justify; }
+.jp-RenderedHTMLCommon table { font-size: 11px; table-layout: auto; margin: 4px 0 10px 0; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 2px 5px; text-align: right; }
+.jp-RenderedHTMLCommon td:first-child, .jp-RenderedHTMLCommon th:first-child { text-align: left; }
+.jp-OutputArea-output { overflow-x: visible !important; }
+.jp-RenderedHTMLCommon img { max-width: 100%; }
+figure.report-figure { margin: 10px 0 14px 0; break-inside: avoid; page-break-inside: avoid; }
+figure.report-figure img { max-height: 7.2in; width: auto; height: auto; }
+figure.report-figure figcaption p { margin: 4px 0; font-size: 0.92em; }
+.report-table { break-inside: avoid; page-break-inside: avoid; }
+.report-table p { margin: 8px 0 2px 0; font-size: 0.92em; }
+@media print {
+  .jp-RenderedHTMLCommon { font-size: 11px; }
+  .jp-RenderedHTMLCommon table { font-size: 8px; max-width: 100%; }
+  .jp-RenderedHTMLCommon h2, .jp-RenderedHTMLCommon h3 { page-break-after: avoid; }
+  img { max-width: 100% !important; page-break-inside: avoid; }
+  .jp-OutputArea-output pre { white-space: pre-wrap; }
+  .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
+}
+</style>
+"""
+
+def export_html(nb_path, html_path, title:str='balldetect lab report') -> Path:
+    "Convert an executed notebook to HTML with code and stderr hidden, images embedded and local MathJax."
+    import nbformat
+    from nbconvert import HTMLExporter
+    ex = HTMLExporter(template_name='lab', exclude_input=True, exclude_input_prompt=True,
+                      exclude_output_prompt=True)
+    if MATHJAX.exists(): ex.mathjax_url = f'file://{MATHJAX}?config=TeX-AMS_CHTML-full,Safe'
+    # CDN scripts we never need offline
+    for url in ('require_js_url', 'mermaid_js_url', 'mermaid_layout_elk_js_url'):
+        if ex.has_trait(url): setattr(ex, url, '')
+    nb = nbformat.read(str(nb_path), as_version=4)
+    for cell in nb.cells:  # warnings a library printed are not part of a report
+        cell['outputs'] = [o for o in cell.get('outputs', []) if o.get('name') != 'stderr']
+    body, _ = ex.from_notebook_node(nb, resources=dict(metadata=dict(name=title)))
+    body = body.replace('</head>', PRINT_CSS + '</head>', 1)
+    with atomic_path(html_path) as tmp: tmp.write_text(body)
+    return Path(html_path)
+
+# %% ../nbs/10_report.ipynb #02abdc67
+def find_chromium() -> str|None:
+    "Path of a Chromium/Chrome binary, or None."
+    for c in ('chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'):
+        if p := shutil.which(c): return p
+
+def print_pdf(html_path, pdf_path, timeout:int=120) -> Path:
+    "Print `html_path` to `pdf_path` with headless Chromium (offline)."
+    chrome = find_chromium()
+    if chrome is None:
+        raise RuntimeError('PDF needs Chromium: run `make setup` as root or `apt-get install chromium`')
+    with atomic_path(pdf_path) as tmp, tempfile.TemporaryDirectory() as prof:
+        cmd = [chrome, '--headless', '--no-sandbox', '--disable-gpu', '--no-pdf-header-footer',
+               '--disable-background-networking', '--disable-component-update', '--disable-sync',
+               '--no-first-run',
+               '--allow-file-access-from-files', '--virtual-time-budget=20000', f'--user-data-dir={prof}',
+               f'--print-to-pdf={tmp}', Path(html_path).resolve().as_uri()]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if r.returncode or not tmp.exists() or tmp.stat().st_size == 0:  # empty as made: Chromium wrote nothing
+            raise RuntimeError(f'Chromium could not print {html_path}: {r.stderr[-500:]}')
+    return Path(pdf_path)
+
+# %% ../nbs/10_report.ipynb #da833d38
+def pdf_pages(pdf_path) -> int:
+    "Number of pages of a PDF (counts page objects; enough for our Chromium PDFs)."
+    return len(re.findall(rb'/Type\s*/Page[^s]', Path(pdf_path).read_bytes()))
 
 # %% ../nbs/10_report.ipynb #97b235ed
 def build_report(profile:str='default', # run profile for every experiment: smoke, default or full

@@ -3,7 +3,7 @@ the same report assembled again from its run folders with `--runs`; the README's
 import html as html_lib, json, re, subprocess, sys
 from pathlib import Path
 import pytest
-from balldetect.labtext import glance_block, glance_markdown
+from balldetect.report_text import glance_block, glance_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

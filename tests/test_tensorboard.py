@@ -3,7 +3,7 @@ headless Chromium shows the scalars page, and the server stops by its pid."""
 import json, os, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
-from balldetect.htmlpdf import find_chromium
+from balldetect.report import find_chromium
 from cli_run import run
 
 BIN = Path(sys.executable).parent

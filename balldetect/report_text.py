@@ -1,4 +1,4 @@
-"""The report's small text engine: table cells for people, numbered captions, sentences chosen from the numbers, layer tables built from the modules, and each run's training protocol as it was run.
+"""The report's words and table cells, chosen from the numbers and the code: cells for people, numbered captions, comparisons and convergence in sentences, the Methods (layers, losses, protocols as run, the earlier solution) and the README's results.
 
 Docs: https://balldetect.github.io/balldetect/labtext.html.md"""
 
@@ -11,13 +11,17 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from .learner import n_params
+from .core import BBOX_SCALE, IMG_SIZE, N_COLOURS, N_BALLS
+from .learner import n_params, parse_sched
+from .models import build_model
 
 # %% auto #0
-__all__ = ['DASH', 'LOWER_IS_BETTER', 'METRIC_NAMES', 'METRIC_UNITS', 'BASELINE_NAMES', 'SHAPELESS', 'GLANCE_START', 'GLANCE_END',
-           'fmt', 'fmt_frame', 'Captions', 'metric_name', 'with_unit', 'is_better', 'clearly_better', 'difference',
-           'strongest', 'compare', 'baseline_name', 'against_strongest', 'still_improving', 'convergence',
-           'layer_table', 'layer_summary', 'glance_markdown', 'replace_block', 'glance_block']
+__all__ = ['DASH', 'LOWER_IS_BETTER', 'METRIC_NAMES', 'METRIC_UNITS', 'BASELINE_NAMES', 'SHAPELESS', 'LOSSES', 'LOSS_NOTES',
+           'EARLIER', 'PX2_PER_NMSE', 'GLANCE_START', 'GLANCE_END', 'fmt', 'fmt_frame', 'Captions', 'metric_name',
+           'with_unit', 'is_better', 'clearly_better', 'difference', 'strongest', 'compare', 'baseline_name',
+           'against_strongest', 'still_improving', 'convergence', 'layer_table', 'layer_summary',
+           'fastai_detector_model', 'run_model', 'example_inputs', 'loss_key', 'loss_markdown', 'describe_schedule',
+           'protocol', 'nmse_to_px2', 'earlier_config_rows', 'glance_markdown', 'replace_block', 'glance_block']
 
 # %% ../nbs/10b_labtext.ipynb #07a5a046
 DASH = '—'
@@ -49,11 +53,9 @@ class Captions:
 
 # %% ../nbs/10b_labtext.ipynb #a4859d1e
 LOWER_IS_BETTER = {'centre_err_px', 'mse_px2', 'fde_px', 'ade_px', 'valid_loss', 'train_loss'}
-METRIC_NAMES = dict(presence_acc='presence accuracy', colour_set_acc='colour-set accuracy',
-                    mean_iou='mean IoU',
-                    ap50='AP at IoU 0.5', ap75='AP at IoU 0.75', centre_err_px='centre error',
-                    mse_px2='MSE', fde_px='centre error of the predicted step',
-                    ade_px='mean rollout centre error',
+METRIC_NAMES = dict(presence_acc='presence accuracy', colour_set_acc='colour-set accuracy', mean_iou='mean IoU',
+                    ap50='AP at IoU 0.5', ap75='AP at IoU 0.75', centre_err_px='centre error', mse_px2='MSE',
+                    fde_px='centre error of the predicted step', ade_px='mean rollout centre error',
                     valid_loss='validation loss')
 METRIC_UNITS = dict(centre_err_px=' px', mse_px2=' px²', fde_px=' px', ade_px=' px')
 
@@ -166,6 +168,142 @@ def layer_summary(table:pd.DataFrame) -> str:
     n, out = table['params'].sum(), table['output'].iloc[-1]
     return f'{len(table)} layers ({parts} with weights), {n:,} parameters, output {out}'
 
+# %% ../nbs/10b_labtext.ipynb #0514e6cc
+def fastai_detector_model(task:str='boxes', width:int=32, n_blocks:int=1) -> nn.Module:
+    "The fastai detector of `task` (colours or boxes) on the small body, as `fastai_detection_learner` does."
+    from fastai.vision.all import num_features_model, create_head
+    from balldetect.fastai_detector import small_body, SoftArgmaxHead
+    body = small_body(width, n_blocks)
+    nf = num_features_model(body)
+    return nn.Sequential(body, SoftArgmaxHead(nf) if task == 'boxes' else create_head(nf, N_COLOURS))
+
+# %% ../nbs/10b_labtext.ipynb #b227b836
+def run_model(task:str, # detect or forecast
+              arch:str, # the run's architecture: heatmap, ref, mlp, physics or a fastai_* one
+              arch_kwargs:dict|None=None, # the run's architecture arguments
+              fastai_task:str='boxes', # fastai detectors: colours or boxes
+              width:int=32, n_blocks:int=1) -> nn.Module: # fastai detectors: the small body's size
+    "The untrained model of a run."
+    kw = dict(arch_kwargs or {})
+    if arch.startswith('fastai_') and task == 'detect':
+        return fastai_detector_model(fastai_task, width, n_blocks)
+    if arch.startswith('fastai_'):
+        from balldetect.fastai_forecaster import FASTAI_FORECASTERS
+        return FASTAI_FORECASTERS[arch.removeprefix('fastai_')](**kw)
+    return build_model(task, arch, kw)
+
+# %% ../nbs/10b_labtext.ipynb #270a6c66
+def example_inputs(task:str, n:int=2) -> tuple:
+    "Inputs of one forward pass: images (n,3,100,100), or 19 observed steps (n,19,3,4) px and colours (n,9)."
+    if task == 'detect': return (torch.rand(n, 3, IMG_SIZE, IMG_SIZE),)
+    g = torch.Generator().manual_seed(0)
+    start = torch.rand(n, 1, N_BALLS, 2, generator=g) * 70 + 10
+    steps = torch.arange(19.)[None, :, None, None] * torch.randn(n, 1, N_BALLS, 2, generator=g)
+    centres = start + steps
+    obs = torch.cat([centres - 5.5, centres + 5.5], -1)                 # (n, 19, 3, 4)
+    colours = torch.zeros(n, N_COLOURS)
+    colours[:, :N_BALLS] = 1
+    return obs, colours
+
+# %% ../nbs/10b_labtext.ipynb #ef34f3a0
+LOSSES = {
+    'ref': (r'\mathcal{L} = 0.1\,\mathrm{BCE}(z, p)'
+            r' + \frac{\sum_c p_c \,\lVert \hat b_c - b_c / s \rVert_2^2}{4 \sum_c p_c}'),
+    'heatmap': (r'\mathcal{L} = \mathcal{L}_{\mathrm{focal}}(\hat Y, Y)'
+                r' + \mathrm{BCE}\big(\max_{xy} \hat Y_c, p_c\big)'
+                r' + \frac{\sum_c p_c \,\lVert \hat e_c - e_c \rVert_1}{\sum_c p_c}'),
+    'fastai_boxes': (r'\mathcal{L} = \mathrm{BCE}(z, p)'
+                     r' + 20\, \frac{1}{4 n_p} \sum_{c:\,p_c = 1} \lVert \hat u_c - u_c \rVert_1'),
+    'fastai_colours': r'\mathcal{L} = \mathrm{BCE}(z, p)',
+    'mlp': r'\mathcal{L} = \frac{1}{12} \sum_{k=1}^{3} \lVert \hat b_k - b_k / s \rVert_2^2',
+    'physics': (r'\mathcal{L} = \frac{1}{12} \sum_{k=1}^{3} \lVert \hat b_k - b_k \rVert_2^2'
+                r' \quad (\mathrm{px}^2)'),
+}
+LOSS_NOTES = {
+    'ref': 'the box MSE counts present balls only, in units of $s$ = (89, 88, 99, 99) px',
+    'heatmap': ('$Y$ are Gaussian centre heatmaps (σ = 2 px) on the 25 × 25 grid, '
+                'the focal loss is CenterNet\'s '
+                '(α = 2, β = 4), and $e_c$ are the 4 box edges measured from the centre cell, in grid units'),
+    'fastai_boxes': '$u_c$ are the box corners in [-1, 1] units and $n_p$ the number of present balls',
+    'fastai_colours': 'task 1.1 only: no boxes',
+    'mlp': 'the 3 balls × 4 coordinates in units of $s$ = (89, 88, 99, 99) px',
+    'physics': 'the same MSE in px², the unit the course quotes',
+}
+
+# %% ../nbs/10b_labtext.ipynb #111b6177
+def loss_key(arch:str, fastai_task:str='boxes') -> str:
+    "The `LOSSES` key of a run's architecture."
+    if arch == 'fastai_small': return f'fastai_{fastai_task}'
+    return {'fastai_delta_mlp': 'physics', 'fastai_physics': 'physics'}.get(arch, arch)
+
+# %% ../nbs/10b_labtext.ipynb #5ffe956b
+def loss_markdown(arch:str, fastai_task:str='boxes') -> str:
+    "The loss of `arch` as display math with its note."
+    k = loss_key(arch, fastai_task)
+    return f'$$ {LOSSES[k]} $$\n\nwhere {LOSS_NOTES[k]}.'
+
+# %% ../nbs/10b_labtext.ipynb #15a656b0
+def describe_schedule(sched) -> str:
+    "A learning-rate schedule of a config in words."
+    sched = parse_sched(sched or None)
+    name = sched.get('name')
+    if name == 'none': return 'constant'
+    if name == 'step': return f"step: × {sched.get('gamma')} every {sched.get('step_size')} epochs"
+    if name == 'onecycle':
+        return f"one cycle (warm-up {fmt(sched.get('pct_start', 0.25) * 100)} % of the steps)"
+    return str(name)
+
+# %% ../nbs/10b_labtext.ipynb #4773f00e
+def protocol(m:dict, cfg:dict|None=None) -> dict:
+    "The training protocol of a run as it was run, from its metrics `m` and config `cfg`: {item: text}."
+    cfg, fastai = cfg or {}, m.get('framework') == 'fastai'
+    budget = cfg.get('time_budget_s')
+    stop = m.get('stop_reason') or ('time box' if m.get('time_budget_hit') else 'planned epochs done')
+    patience = cfg.get('patience')
+    optimiser = f"{cfg.get('opt', DASH)}, weight decay {fmt(cfg.get('wd'))}"
+    early = f"patience {patience} on {cfg.get('monitor', 'valid_loss')}" if patience and not fastai else 'no'
+    return {'framework': 'fastai' if fastai else 'balldetect learner',
+            'optimiser': 'Adam (fastai)' if fastai else optimiser,
+            'learning rate': f"{fmt(m.get('lr'))} (lr_find)" if fastai else fmt(cfg.get('lr')),
+            'schedule': 'one cycle (fit_one_cycle)' if fastai else describe_schedule(cfg.get('sched')),
+            'batch size': fmt(cfg.get('bs')),
+            'epochs run / planned': f"{fmt(m.get('epochs_run'))} / {fmt(cfg.get('epochs', m.get('epochs')))}",
+            'early stopping': early,
+            'time box': f'{fmt(budget)} s' if budget else 'none',
+            'stopped by': stop,
+            'training time': f"{fmt(m.get('train_time_s'))} s",
+            'seed': fmt(m.get('seed', cfg.get('seed'))),
+            'device': m.get('device_name') or m.get('device') or DASH}
+
+# %% ../nbs/10b_labtext.ipynb #abef8570
+EARLIER = {
+    'detect': dict(bs=16, opt='adam', lr=6.537e-4, wd=6.84e-6,
+                   sched=dict(name='step', step_size=40, gamma=0.3),
+                   extras='BatchNorm after every conv (momentum 0.0736), ReLU, dropout 0, '
+                          '0.1 · BCE + box MSE',
+                   epochs=400, patience=30, valid_loss=0.0048, best_epoch=339,
+                   search='2 × 100-trial TPE search on 2 GPUs'),
+    'forecast': dict(bs=16, opt='adam', lr=9.89e-5, wd=2.02e-4,
+                     sched=dict(name='step', step_size=30, gamma=0.3),
+                     extras='Tanh, dropout 0.45, widths 512-256-128-128', epochs=400, patience=30,
+                     valid_nmse=0.000357, best_epoch=270),
+}
+PX2_PER_NMSE = float(np.mean(np.square(BBOX_SCALE)))
+
+# %% ../nbs/10b_labtext.ipynb #55ead8c0
+def nmse_to_px2(nmse:float) -> float: return nmse * PX2_PER_NMSE
+
+# %% ../nbs/10b_labtext.ipynb #fb6e2eb4
+def earlier_config_rows(task:str, cfg:dict|None) -> dict:
+    "{item: (published, as run here)} of the earlier solution's `task` configuration beside the run's `cfg`."
+    pub, cfg = EARLIER[task], cfg or {}
+    items = [('batch size', 'bs', fmt), ('optimiser', 'opt', str), ('learning rate', 'lr', fmt),
+             ('weight decay', 'wd', fmt), ('schedule', 'sched', describe_schedule), ('epochs', 'epochs', fmt),
+             ('early stopping patience', 'patience', fmt)]
+    rows = {name: (f(pub[k]), f(cfg[k]) if k in cfg else DASH) for name, k, f in items}
+    rows['layers and loss'] = (pub['extras'], DASH)
+    return rows
+
 # %% ../nbs/10b_labtext.ipynb #045e5336
 def _pct(v) -> str: return f'{fmt(100 * v)} %'
 
@@ -174,20 +312,17 @@ def glance_markdown(numbers:dict) -> str:
     "The README's results paragraph from a report's `numbers.json` content."
     synthetic = numbers.get('source') == 'synthetic'
     src = 'synthetic data from the calibrated simulator' if synthetic else 'the course data'
-    out = [f"`reports/report.html` and `report.pdf` hold the committed {numbers.get('profile')}-profile "
-           "report "
+    out = [f"`reports/report.html` and `report.pdf` hold the committed {numbers.get('profile')}-profile report "
            f"(CPU, {src}; every number here is one the report shows)."]
     d, f = numbers.get('detect') or {}, numbers.get('forecast') or {}
     px = lambda v: with_unit('centre_err_px', v)
     px2 = lambda v: with_unit('mse_px2', v)
     if d.get('colour_set_acc') and d.get('centre_err_px') and d.get('mean_iou'):
         cs, ce, iou = d['colour_set_acc'], d['centre_err_px'], d['mean_iou']
-        out.append(f"On the test split the heatmap detector finds the exact colour set of "
-                   f"{_pct(cs['model'])} "
+        out.append(f"On the test split the heatmap detector finds the exact colour set of {_pct(cs['model'])} "
                    f"of the images with a centre error of {px(ce['model'])} and a "
                    f"mean IoU of {fmt(iou['model'])}; the strongest baseline, {ce['baseline_name']}, "
-                   f"reaches {_pct(cs['baseline'])}, "
-                   f"{px(ce['baseline'])} and {fmt(iou['baseline'])}.")
+                   f"reaches {_pct(cs['baseline'])}, {px(ce['baseline'])} and {fmt(iou['baseline'])}.")
     if f.get('mse_px2'):
         out.append(f"The physics forecaster predicts step 20 with an MSE of {px2(f['mse_px2']['model'])} "
                    f"against {px2(f['mse_px2']['baseline'])} for the strongest physics baseline, "
