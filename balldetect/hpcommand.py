@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 from .core import load_json, runs_dir
 from .profiles import PROFILES, get_profile
-from .hpsearch import hp_search, search_config
+from .search import hp_search, search_config
 
 # %% auto #0
 __all__ = ['add_hp_args', 'run_hp']
@@ -53,7 +53,7 @@ def run_hp(args, train_fn=None) -> int:
                          time_budget_s=args.time_budget)
     search = hp_search
     if args.cluster:
-        try: from balldetect.hpcluster import cluster_search
+        try: from balldetect.cluster import cluster_search
         except ImportError as e:
             raise RuntimeError(f"--cluster needs Ray Tune ({e}): pip install 'balldetect[hp]'") from None
         search = partial(cluster_search, cluster=args.cluster)

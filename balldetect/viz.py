@@ -1,4 +1,4 @@
-"""Boxes drawn in their ball's colour on an image, trajectories of a sequence, and grids of either.
+"""Boxes drawn in their ball's colour on an image, trajectories of a sequence, grids of either, and the figures of a search's trials.
 
 Docs: https://balldetect.github.io/balldetect/viz.html.md"""
 
@@ -12,7 +12,8 @@ from PIL import Image, ImageDraw, ImageFont
 from .core import COLOUR_RGB, COLOURS, IMG_SIZE
 
 # %% auto #0
-__all__ = ['to_pil', 'draw_boxes', 'draw_sequence', 'side_by_side', 'prediction_panel', 'show_grid']
+__all__ = ['to_pil', 'draw_boxes', 'draw_sequence', 'side_by_side', 'prediction_panel', 'show_grid', 'plot_loss_vs_knobs',
+           'plot_best_so_far']
 
 # %% ../nbs/02c_viz.ipynb #babd4686
 def to_pil(img) -> Image.Image:
@@ -138,3 +139,53 @@ def show_grid(images, boxes=None, presence=None, *, colours=None, pred_boxes=Non
         if titles is not None: ax.set_title(str(titles[i]), fontsize=9)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/02c_viz.ipynb #319e0f47
+def _log_y(loss) -> bool:
+    "Whether losses spread over more than a factor 20 (then a log axis shows them better)."
+    return len(loss) > 1 and loss.min() > 0 and loss.max() / loss.min() > 20
+
+def plot_loss_vs_knobs(df, knobs:list, ncols:int=4):
+    """Loss against each of the `knobs` columns of trials `df`, one panel each (successful trials, coloured by
+    architecture); returns the figure."""
+    import matplotlib.pyplot as plt, pandas as pd
+    ok = df[df.status == 'ok']
+    nrows = max(1, -(-len(knobs) // ncols))
+    fig, axs = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), squeeze=False,
+                            constrained_layout=True)
+    archs = sorted(ok['arch'].dropna().unique()) if 'arch' in ok else [None]
+    for ax, k in zip(axs.flat, knobs):
+        for i, a in enumerate(archs):
+            sub = (ok[ok['arch'] == a] if a is not None else ok).dropna(subset=[k])
+            x = sub[k]
+            if not pd.api.types.is_numeric_dtype(ok[k]) or pd.api.types.is_bool_dtype(ok[k]):
+                cats = sorted(ok[k].dropna().astype(str).unique())
+                x = x.astype(str).map(cats.index)
+                ax.set_xticks(range(len(cats)), cats, rotation=30, fontsize=7)
+            elif k in ('lr', 'wd'):
+                ax.set_xscale('log')
+                ax.xaxis.set_minor_formatter(plt.NullFormatter())
+            ax.scatter(x, sub['loss'], s=18, color=f'C{i}', label=a)
+        ax.set_title(k, fontsize=9)
+        if _log_y(ok['loss']): ax.set_yscale('log')
+    for ax in axs.flat[len(knobs):]: ax.axis('off')
+    axs.flat[0].set_ylabel('loss')
+    axs.flat[0].legend(fontsize=7)
+    return fig
+
+# %% ../nbs/02c_viz.ipynb #d79ca764
+def plot_best_so_far(df, ax=None):
+    "Each trial's loss (failed ones as red marks at the top) and the best loss so far; returns the axes."
+    import matplotlib.pyplot as plt
+    ax = ax or plt.subplots(figsize=(5, 3), constrained_layout=True)[1]
+    ok, bad = df[df.status == 'ok'], df[df.status != 'ok']
+    ax.scatter(ok.index, ok['loss'], s=16, label='trial')
+    ax.step(ok.index, ok['loss'].cummin(), where='post', color='k', label='best so far')
+    if len(bad):
+        ax.scatter(bad.index, [1.08 * ok['loss'].max() if len(ok) else 1] * len(bad), marker='x', color='r',
+                   label='failed')
+    if _log_y(ok['loss']): ax.set_yscale('log')
+    ax.set_xlabel('trial')
+    ax.set_ylabel('loss')
+    ax.legend(fontsize=7)
+    return ax
