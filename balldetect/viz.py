@@ -155,7 +155,7 @@ def save_fig(fig, path, dpi:int=110) -> Path:
 # %% ../nbs/02c_viz.ipynb #94698019
 SKIP_KEYS = ('epoch', 'lr', 'time_s')
 
-def plot_history(history:list, title:str='') -> plt.Figure:
+def plot_history(history:list, title:str=''):
     "Losses and validation metrics per epoch of a training history."
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -175,7 +175,7 @@ def plot_history(history:list, title:str='') -> plt.Figure:
     return fig
 
 # %% ../nbs/02c_viz.ipynb #eac0a473
-def plot_lr_find(lrs:list, losses:list, lr:float|None=None, title:str='lr_find') -> plt.Figure:
+def plot_lr_find(lrs:list, losses:list, lr:float|None=None, title:str='lr_find'):
     "fastai's `lr_find` curve (smoothed loss against learning rate) with the chosen rate `lr` marked."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 3.2))
@@ -189,7 +189,7 @@ def plot_lr_find(lrs:list, losses:list, lr:float|None=None, title:str='lr_find')
     return fig
 
 # %% ../nbs/02c_viz.ipynb #d3b01d0b
-def plot_confusion(cm:np.ndarray, title:str='colour confusion') -> plt.Figure:
+def plot_confusion(cm:np.ndarray, title:str='colour confusion'):
     "A (9, 9) colour confusion matrix with counts written in the cells."
     import matplotlib.pyplot as plt
     cm = np.asarray(cm)
@@ -206,7 +206,7 @@ def plot_confusion(cm:np.ndarray, title:str='colour confusion') -> plt.Figure:
     return fig
 
 # %% ../nbs/02c_viz.ipynb #c33e6e17
-def plot_horizon(curves:dict, ylabel:str='centre error (px)', title:str='error vs horizon') -> plt.Figure:
+def plot_horizon(curves:dict, ylabel:str='centre error (px)', title:str='error vs horizon'):
     "Lines of error per step ahead, `curves` = {method: [error at step 1, 2, ...]}."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
@@ -223,7 +223,7 @@ def _centres(b):
     b = np.asarray(b, float)
     return (b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2
 
-def plot_trajectories(obs, true, preds:dict, colours, ncols:int=4, size:float=3.) -> plt.Figure:
+def plot_trajectories(obs, true, preds:dict, colours, ncols:int=4, size:float=3.):
     "Observed (N,k,3,4), true (N,h,3,4) and predicted futures {name: (N,h,3,4)}; `colours` (N,3) names."
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -256,7 +256,7 @@ def plot_trajectories(obs, true, preds:dict, colours, ncols:int=4, size:float=3.
 def plot_crops(images, # (N, 3, H, W), floats in [0, 1] or bytes
                presence, boxes, # labels: (N, 9) flags, (N, 9, 4) px
                probs, pred_boxes, # predictions: (N, 9) probabilities, (N, 9, 4) px
-               n_images:int=4, pad:float=6., size:float=1.9) -> plt.Figure:
+               n_images:int=4, pad:float=6., size:float=1.9):
     "The 3 balls of `n_images` images enlarged: label solid, prediction dashed, probability and error above."
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
