@@ -1,4 +1,4 @@
-"""`balldetect <command>`: one entry point; each command lives in the module that owns it.
+"""`balldetect <command>`: one entry point; each command lives in the module that owns it, except `hp`, which needs both searches and lives here.
 
 Docs: https://balldetect.github.io/balldetect/cli.html.md"""
 
@@ -6,24 +6,106 @@ Docs: https://balldetect.github.io/balldetect/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #7f5f3ca3
 from __future__ import annotations
-import argparse, errno, importlib, os, sys, tempfile, time, traceback
+import argparse, errno, os, sys, tempfile, time, traceback
+from functools import partial
 from pathlib import Path
 from . import __version__
-from .core import DataError
+from .core import DataError, load_json, runs_dir
+from .profiles import PROFILES, get_profile
 
 # %% auto #0
-__all__ = ['COMMANDS', 'OPTIONAL_DEPS', 'missing_extra', 'build_parser', 'error_line', 'save_traceback', 'main']
+__all__ = ['COMMANDS', 'OPTIONAL_DEPS', 'add_hp_args', 'run_hp', 'missing_extra', 'build_parser', 'error_line', 'save_traceback',
+           'main']
+
+# %% ../nbs/11_cli.ipynb #0d1f6a2e
+def _generate():
+    from balldetect.generate import add_generate_args, run_generate
+    return add_generate_args, run_generate
+
+def _download():
+    from balldetect.download import add_download_args, run_download
+    return add_download_args, run_download
+
+def _train():
+    from balldetect.train import add_train_args, run_train
+    return add_train_args, run_train
+
+def _evaluate():
+    from balldetect.evaluate import add_evaluate_args, run_evaluate
+    return add_evaluate_args, run_evaluate
+
+def _predict():
+    from balldetect.evaluate import add_predict_args, run_predict
+    return add_predict_args, run_predict
+
+def _hp():
+    from balldetect import search  # hyperopt: a missing one is named before the options are built
+    return add_hp_args, run_hp
+
+def _report():
+    from balldetect.report import add_report_args, run_report
+    return add_report_args, run_report
 
 # %% ../nbs/11_cli.ipynb #22363749
-COMMANDS = {
-    'generate': ('balldetect.generate', 'simulate sequences and write the course layout'),
-    'download': ('balldetect.download', 'fetch the real course data'),
-    'train':    ('balldetect.train',    'train a detector or forecaster'),
-    'evaluate': ('balldetect.evaluate', 'metrics of a checkpoint and of the baselines'),
-    'predict':  ('balldetect.evaluate', 'colours and boxes for image files'),
-    'hp':       ('balldetect.hpcommand', 'hyperparameter search with hyperopt'),
-    'report':   ('balldetect.report',   'run the experiments and build the HTML/PDF report'),
+COMMANDS = {  # command: (its help line, the function that imports its options and its run)
+    'generate': ('simulate sequences and write the course layout', _generate),
+    'download': ('fetch the real course data', _download),
+    'train':    ('train a detector or forecaster', _train),
+    'evaluate': ('metrics of a checkpoint and of the baselines', _evaluate),
+    'predict':  ('colours and boxes for image files', _predict),
+    'hp':       ('hyperparameter search with hyperopt', _hp),
+    'report':   ('run the experiments and build the HTML/PDF report', _report),
 }
+
+# %% ../nbs/11_cli.ipynb #cceb1d2e
+def add_hp_args(p:argparse.ArgumentParser):
+    "The options of `balldetect hp`."
+    p.add_argument('--task', '--model', dest='task', required=True, choices=['detect', 'forecast'],
+                   help='the task to tune (--model: its former name)')
+    p.add_argument('--max-evals', type=int, default=None,
+                   help="trials in all, earlier ones of a resumed search included "
+                        "(default: the profile's hp_evals)")
+    p.add_argument('--arch', nargs='+', default=None,
+                   help="architectures to search over (default: all of the task's)")
+    p.add_argument('--data-dir', default=None, help="dataset folder (default: the profile's synthetic set)")
+    p.add_argument('--out', default=None,
+                   help='search folder (default: runs/hp_<model>); run again with the same folder to resume')
+    p.add_argument('--profile', default='default', choices=list(PROFILES),
+                   help='sets the per-trial budget and the default trial count')
+    p.add_argument('--seed', type=int, default=0, help='seed of the search and of every training')
+    p.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda, ...')
+    p.add_argument('--epochs', type=int, default=None,
+                   help="epochs per trial (default: the profile's search budget)")
+    p.add_argument('--time-budget', type=float, default=None,
+                   help="seconds per trial (default: the profile's search budget)")
+    p.add_argument('--cluster', default=None,
+                   help='run trials in parallel on Ray: local:K (a cluster of K nodes on this machine, '
+                        'stopped afterwards) or HOST:PORT of a running cluster '
+                        '(default: one at a time in this process)')
+    p.add_argument('--n-startup', type=int, default=10, help='random trials before TPE takes over')
+
+# %% ../nbs/11_cli.ipynb #e6a55ddb
+def run_hp(args, train_fn=None) -> int:
+    "Run `balldetect hp`: search (or resume), then say where the best config is."
+    from balldetect.search import hp_search, search_config
+    n = get_profile(args.profile)['hp_evals'] if args.max_evals is None else args.max_evals
+    if n < 1: raise ValueError(f'--max-evals must be at least 1, got {n}')
+    out, t0 = Path(args.out or runs_dir()/f'hp_{args.task}'), time.time()
+    base = search_config(args.task, args.profile, args.data_dir, args.seed, args.device, epochs=args.epochs,
+                         time_budget_s=args.time_budget)
+    search_fn = hp_search
+    if args.cluster:
+        try: from balldetect.cluster import cluster_search
+        except ImportError as e:
+            raise RuntimeError(f"--cluster needs Ray Tune ({e}): pip install 'balldetect[hp]'") from None
+        search_fn = partial(cluster_search, cluster=args.cluster)
+    search_fn(base, n, out, archs=args.arch, seed=args.seed, train_fn=train_fn, n_startup=args.n_startup)
+    s = load_json(out/'summary.json')
+    if not s['n_ok']: raise RuntimeError(f"all {s['n_trials']} trials failed; see {out/'trials.jsonl'}")
+    print(f"hp {args.task}: {s['n_trials']} trials ({s['n_failed']} failed), {time.time() - t0:.0f} s; "
+          f"best loss {s['best_loss']:.4g} (trial {s['best_tid']}, {s['best_params']['arch']})")
+    print(f"best config: {out/'best.json'}  ->  balldetect train --config {out/'best.json'}")
+    return 0
 
 # %% ../nbs/11_cli.ipynb #bcbb4839
 OPTIONAL_DEPS = {'pybullet': 'sim', 'fastai': 'fastai', 'papermill': 'report', 'nbconvert': 'report',
@@ -44,10 +126,12 @@ def build_parser(commands=None) -> argparse.ArgumentParser:
                                 description='Detect and forecast coloured balls (CoPhy BallsCF lab).')
     p.add_argument('--version', action='version', version=f'balldetect {__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
-    for cmd, (mod, help) in COMMANDS.items():
+    for cmd, (help, load) in COMMANDS.items():
         sp = sub.add_parser(cmd, help=help, description=help)
-        if commands is None or cmd in commands: getattr(importlib.import_module(mod), f'add_{cmd}_args')(sp)
-        sp.set_defaults(_run=(mod, f'run_{cmd}'))
+        if commands is None or cmd in commands:
+            add_args, _ = load()
+            add_args(sp)
+        sp.set_defaults(_load=load)
     return p
 
 # %% ../nbs/11_cli.ipynb #f59a0ff2
@@ -78,8 +162,8 @@ def main(argv:list|None=None) -> int:
     cmd = next((a for a in argv if not a.startswith('-')), None)  # the top-level options take no values
     try:
         args = build_parser([cmd]).parse_args(argv)
-        mod, fn = args._run
-        return int(getattr(importlib.import_module(mod), fn)(args) or 0)
+        _, run = args._load()
+        return int(run(args) or 0)
     except ModuleNotFoundError as e:
         if (msg := missing_extra(e)) is None or os.environ.get('BALLDETECT_DEBUG'): raise
         print(f'error: balldetect {cmd} {msg}', file=sys.stderr)

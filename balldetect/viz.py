@@ -1,4 +1,4 @@
-"""Boxes drawn in their ball's colour on an image, trajectories of a sequence, and grids of either.
+"""Boxes drawn in their ball's colour on an image, trajectories of a sequence, grids of either; the figures the runs save and the report shows; and a search's trials.
 
 Docs: https://balldetect.github.io/balldetect/viz.html.md"""
 
@@ -6,13 +6,16 @@ Docs: https://balldetect.github.io/balldetect/viz.html.md"""
 
 # %% ../nbs/02c_viz.ipynb #57dd9c8d
 from __future__ import annotations
+from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from .core import COLOUR_RGB, COLOURS, IMG_SIZE
 
 # %% auto #0
-__all__ = ['to_pil', 'draw_boxes', 'draw_sequence', 'side_by_side', 'prediction_panel', 'show_grid']
+__all__ = ['SKIP_KEYS', 'to_pil', 'draw_boxes', 'draw_sequence', 'side_by_side', 'prediction_panel', 'show_grid', 'save_fig',
+           'plot_history', 'plot_lr_find', 'plot_confusion', 'plot_horizon', 'plot_trajectories', 'plot_crops',
+           'plot_loss_vs_knobs', 'plot_best_so_far']
 
 # %% ../nbs/02c_viz.ipynb #babd4686
 def to_pil(img) -> Image.Image:
@@ -138,3 +141,197 @@ def show_grid(images, boxes=None, presence=None, *, colours=None, pred_boxes=Non
         if titles is not None: ax.set_title(str(titles[i]), fontsize=9)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/02c_viz.ipynb #97716e13
+def save_fig(fig, path, dpi:int=110) -> Path:
+    "Save `fig` as PNG to `path` and close it."
+    import matplotlib.pyplot as plt
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches='tight')
+    plt.close(fig)
+    return path
+
+# %% ../nbs/02c_viz.ipynb #94698019
+SKIP_KEYS = ('epoch', 'lr', 'time_s')
+
+def plot_history(history:list, title:str=''):
+    "Losses and validation metrics per epoch of a training history."
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.2))
+    ep = [h.get('epoch', i) for i, h in enumerate(history)]
+    keys = [k for k in dict.fromkeys(k for h in history for k in h) if k not in SKIP_KEYS]
+    for k in keys:
+        v = [h.get(k, np.nan) for h in history]
+        if not all(isinstance(x, (int, float)) for x in v): continue
+        (a if 'loss' in k else b).plot(ep, v, marker='.', label=k)
+    a.set_yscale('log')
+    a.set(xlabel='epoch', title='loss')
+    a.legend(fontsize=8)
+    b.set(xlabel='epoch', title='validation metrics')
+    b.legend(fontsize=8)
+    if title: fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/02c_viz.ipynb #eac0a473
+def plot_lr_find(lrs:list, losses:list, lr:float|None=None, title:str='lr_find'):
+    "fastai's `lr_find` curve (smoothed loss against learning rate) with the chosen rate `lr` marked."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    n = max(len(lrs) - 5, min(len(lrs), 2))                          # fastai's plot skips the last 5
+    ax.plot(lrs[:n], losses[:n])
+    if lr is not None: ax.axvline(lr, color='C3', ls='--', label=f'chosen: {lr:.1e}')
+    ax.set_xscale('log')
+    ax.set(xlabel='learning rate', ylabel='loss (smoothed)', title=title)
+    if lr is not None: ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/02c_viz.ipynb #d3b01d0b
+def plot_confusion(cm:np.ndarray, title:str='colour confusion'):
+    "A (9, 9) colour confusion matrix with counts written in the cells."
+    import matplotlib.pyplot as plt
+    cm = np.asarray(cm)
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    ax.imshow(np.log1p(cm), cmap='Blues')
+    ax.set_xticks(range(len(COLOURS)), COLOURS, rotation=60, fontsize=8)
+    ax.set_yticks(range(len(COLOURS)), COLOURS, fontsize=8)
+    for i, j in zip(*np.nonzero(cm)):
+        dark = cm[i, j] > cm.max() / 2
+        ax.text(j, i, f'{cm[i, j]:.0f}', ha='center', va='center', fontsize=7,
+                color='white' if dark else 'black')
+    ax.set(xlabel='in the predicted set', ylabel='true colour', title=title)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/02c_viz.ipynb #c33e6e17
+def plot_horizon(curves:dict, ylabel:str='centre error (px)', title:str='error vs horizon'):
+    "Lines of error per step ahead, `curves` = {method: [error at step 1, 2, ...]}."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for k, (name, v) in enumerate(curves.items()):
+        ax.plot(range(1, len(v) + 1), v, marker='.o^sv'[k % 5], ms=4, label=name)
+    ax.set(xlabel='steps ahead', ylabel=ylabel, title=title)
+    ax.grid(alpha=.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/02c_viz.ipynb #223f6aa2
+def _centres(b):
+    b = np.asarray(b, float)
+    return (b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2
+
+def plot_trajectories(obs, true, preds:dict, colours, ncols:int=4, size:float=3.):
+    "Observed (N,k,3,4), true (N,h,3,4) and predicted futures {name: (N,h,3,4)}; `colours` (N,3) names."
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    n = len(obs)
+    nrows = -(-n // ncols)
+    fig, axs = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    styles = ['--', ':', '-.']
+    for i, ax in enumerate(axs.flat):
+        ax.set(xlim=(0, 100), ylim=(100, 0), xticks=[], yticks=[])
+        if i >= n:
+            ax.axis('off')
+            continue
+        for b in range(3):
+            c = np.array(COLOUR_RGB[colours[i][b]]) / 255
+            ox, oy = _centres(obs[i][:, b])
+            tx, ty = _centres(np.concatenate([obs[i][-1:, b], true[i][:, b]]))
+            ax.plot(ox, oy, '-', color=c, lw=1.5)
+            ax.plot(tx, ty, 'o-', color=c, ms=2, lw=.8, alpha=.6)
+            for s, (name, p) in zip(styles, preds.items()):
+                px, py = _centres(np.concatenate([obs[i][-1:, b], p[i][:, b]]))
+                ax.plot(px, py, s, color='k', lw=.9)
+    handles = [Line2D([], [], color='grey', lw=1.5, label='observed'),
+               Line2D([], [], color='grey', marker='o', ms=3, lw=.8, label='true future'),
+               *[Line2D([], [], color='k', ls=s, lw=.9, label=name) for s, name in zip(styles, preds)]]
+    fig.legend(handles=handles, loc='lower center', ncol=len(handles), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+# %% ../nbs/02c_viz.ipynb #c1d2e3f5
+def plot_crops(images, # (N, 3, H, W), floats in [0, 1] or bytes
+               presence, boxes, # labels: (N, 9) flags, (N, 9, 4) px
+               probs, pred_boxes, # predictions: (N, 9) probabilities, (N, 9, 4) px
+               n_images:int=4, pad:float=6., size:float=1.9):
+    "The 3 balls of `n_images` images enlarged: label solid, prediction dashed, probability and error above."
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+    arrays = (images, presence, boxes, probs, pred_boxes)
+    images, presence, boxes, probs, pred = (np.asarray(x, float) for x in arrays)
+    if images.max() > 1: images = images / 255
+    n = min(n_images, len(images))
+    fig, axs = plt.subplots(n, 3, figsize=(3 * size, n * size * 1.12), squeeze=False)
+    for i in range(n):
+        img = images[i].transpose(1, 2, 0)
+        for ax, c in zip(axs[i], np.flatnonzero(presence[i] > 0.5)[:3]):
+            t, p, rgb = boxes[i, c], pred[i, c], np.array(COLOUR_RGB[COLOURS[c]]) / 255
+            (cx, cy), half = _centres(t), max(t[2] - t[0], t[3] - t[1]) / 2 + pad   # a square window
+            ax.imshow(img, interpolation='nearest', extent=(0, img.shape[1], img.shape[0], 0))
+            ax.set(xlim=(cx - half, cx + half), ylim=(cy + half, cy - half), xticks=[], yticks=[])
+            ax.add_patch(Rectangle(t[:2], t[2] - t[0], t[3] - t[1], fill=False, ec=rgb, lw=2.5))
+            found = probs[i, c] > 0.5
+            if found:
+                ax.add_patch(Rectangle(p[:2], p[2] - p[0], p[3] - p[1], fill=False, ec='k', lw=1.5, ls='--'))
+            err = np.hypot(*(np.array(_centres(p)) - np.array(_centres(t))))
+            seen = f'{err:.2f} px' if found else 'missed'
+            ax.set_title(f'{COLOURS[c]}: p = {probs[i, c]:.2f}, {seen}', fontsize=8)
+    handles = [Line2D([], [], color='grey', lw=2.5, label="label (in the ball's colour)"),
+               Line2D([], [], color='k', lw=1.5, ls='--', label='prediction')]
+    fig.legend(handles=handles, loc='lower center', ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+# %% ../nbs/02c_viz.ipynb #319e0f47
+def _log_y(loss) -> bool:
+    "Whether losses spread over more than a factor 20 (then a log axis shows them better)."
+    return len(loss) > 1 and loss.min() > 0 and loss.max() / loss.min() > 20
+
+def plot_loss_vs_knobs(df, knobs:list, ncols:int=4):
+    """Loss against each of the `knobs` columns of trials `df`, one panel each (successful trials, coloured by
+    architecture); returns the figure."""
+    import matplotlib.pyplot as plt, pandas as pd
+    ok = df[df.status == 'ok']
+    nrows = max(1, -(-len(knobs) // ncols))
+    fig, axs = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), squeeze=False,
+                            constrained_layout=True)
+    archs = sorted(ok['arch'].dropna().unique()) if 'arch' in ok else [None]
+    for ax, k in zip(axs.flat, knobs):
+        for i, a in enumerate(archs):
+            sub = (ok[ok['arch'] == a] if a is not None else ok).dropna(subset=[k])
+            x = sub[k]
+            if not pd.api.types.is_numeric_dtype(ok[k]) or pd.api.types.is_bool_dtype(ok[k]):
+                cats = sorted(ok[k].dropna().astype(str).unique())
+                x = x.astype(str).map(cats.index)
+                ax.set_xticks(range(len(cats)), cats, rotation=30, fontsize=7)
+            elif k in ('lr', 'wd'):
+                ax.set_xscale('log')
+                ax.xaxis.set_minor_formatter(plt.NullFormatter())
+            ax.scatter(x, sub['loss'], s=18, color=f'C{i}', label=a)
+        ax.set_title(k, fontsize=9)
+        if _log_y(ok['loss']): ax.set_yscale('log')
+    for ax in axs.flat[len(knobs):]: ax.axis('off')
+    axs.flat[0].set_ylabel('loss')
+    axs.flat[0].legend(fontsize=7)
+    return fig
+
+# %% ../nbs/02c_viz.ipynb #d79ca764
+def plot_best_so_far(df, ax=None):
+    "Each trial's loss (failed ones as red marks at the top) and the best loss so far; returns the axes."
+    import matplotlib.pyplot as plt
+    ax = ax or plt.subplots(figsize=(5, 3), constrained_layout=True)[1]
+    ok, bad = df[df.status == 'ok'], df[df.status != 'ok']
+    ax.scatter(ok.index, ok['loss'], s=16, label='trial')
+    ax.step(ok.index, ok['loss'].cummin(), where='post', color='k', label='best so far')
+    if len(bad):
+        ax.scatter(bad.index, [1.08 * ok['loss'].max() if len(ok) else 1] * len(bad), marker='x', color='r',
+                   label='failed')
+    if _log_y(ok['loss']): ax.set_yscale('log')
+    ax.set_xlabel('trial')
+    ax.set_ylabel('loss')
+    ax.legend(fontsize=7)
+    return ax

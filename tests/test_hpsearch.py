@@ -3,7 +3,8 @@ import importlib, json, os, pickle, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 from balldetect.core import load_json
-from balldetect.hpsearch import hp_search, load_trials, search_config, toy_train
+from balldetect.search import hp_search, load_trials, search_config
+from search_fixture import toy_train
 
 BASE = search_config('forecast', 'smoke')
 params = lambda trials: [r['params'] for r in trials.results]
@@ -29,7 +30,9 @@ def test_ctrl_c_then_resume_loses_nothing(tmp_path):
 
 KILLED = """
 import sys, time
-from balldetect.hpsearch import hp_search, search_config, toy_train
+sys.path.insert(0, sys.argv[2])
+from balldetect.search import hp_search, search_config
+from search_fixture import toy_train
 def slow(cfg): time.sleep(0.3); return toy_train(cfg)
 hp_search(search_config('detect', 'smoke'), 40, sys.argv[1], seed=1, train_fn=slow, n_startup=3, progress=False)
 """
@@ -37,7 +40,7 @@ hp_search(search_config('detect', 'smoke'), 40, sys.argv[1], seed=1, train_fn=sl
 def test_sigkill_then_resume(tmp_path):
     "A search killed with SIGKILL (no cleanup at all) leaves readable files and resumes to the same trials."
     out = tmp_path/'k'
-    p = subprocess.Popen([sys.executable, '-c', KILLED, str(out)])
+    p = subprocess.Popen([sys.executable, '-c', KILLED, str(out), str(Path(__file__).parent)])
     t0 = time.time()
     while time.time() - t0 < 60 and not (out/'trials.pkl').exists(): time.sleep(0.1)
     time.sleep(1.0); os.kill(p.pid, signal.SIGKILL); p.wait()

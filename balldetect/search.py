@@ -1,4 +1,4 @@
-"""A resumable hyperopt (TPE) search over both tasks and every architecture, logged one JSON line per trial, summarised by `hp_summary`; the `balldetect hp` command (`09c_hpcommand`) runs it.
+"""A resumable hyperopt (TPE) search over both tasks and every architecture, logged one JSON line per trial and read back as a table; the `balldetect hp` command (`11_cli`) runs it.
 
 Docs: https://balldetect.github.io/balldetect/hpsearch.html.md"""
 
@@ -21,9 +21,9 @@ from .learner import to_plain
 
 # %% auto #0
 __all__ = ['SPACES', 'TRIALS_PICKLE_CLASSES', 'TRAIN_KEYS', 'LOSS_DEFINITION', 'log_uniform', 'int_range', 'dropout_or_none',
-           'search_space', 'point_of', 'search_loss', 'search_config', 'toy_train', 'flat_params', 'local_worker',
-           'make_objective', 'done_docs', 'trial_record', 'TrialsUnpickler', 'save_trials', 'load_trials', 'best_trial',
-           'best_config', 'write_best', 'hp_search']
+           'search_space', 'point_of', 'search_loss', 'search_config', 'flat_params', 'local_worker', 'make_objective',
+           'done_docs', 'trial_record', 'TrialsUnpickler', 'save_trials', 'load_trials', 'best_trial', 'best_config',
+           'write_best', 'hp_search', 'trials_frame', 'knob_columns']
 
 # %% ../nbs/09_hpsearch.ipynb #9f3c04cf
 def log_uniform(label:str, lo:float, hi:float):
@@ -99,18 +99,6 @@ def search_config(task:str, profile:str='default', data_dir=None, seed:int=0, de
     cfg = dict(task=task, profile=profile, data_dir=None if data_dir is None else str(data_dir), seed=seed,
                device=device, evaluate_test=False, resume=True, progress=False, **HP_BUDGETS[profile])
     return {**cfg, **{k: v for k, v in overrides.items() if v is not None}}
-
-# %% ../nbs/09_hpsearch.ipynb #566ebad1
-def toy_train(config:dict) -> dict:
-    "A stand-in for `train`: validation metrics from a made-up function of the config, NaN when lr > 0.02."
-    lr, wd, kw = config['lr'], config.get('wd', 1e-5), config.get('arch_kwargs', {})
-    drop = sum(v for k, v in kw.items() if 'drop' in k and isinstance(v, float))
-    x = (math.log10(lr) + 2.5)**2 + 0.1 * (math.log10(wd) + 5)**2 + 0.5 * drop
-    x += 0.01 * math.log2(config.get('bs', 32))
-    x = float('nan') if lr > 0.02 else x
-    m = dict(mean_iou=1 / (1 + x), colour_set_acc=1.0,
-             centre_err_px=x) if config['task'] == 'detect' else dict(mse_px2=1 + x)
-    return dict(status='ok', error=None, valid=m, test=None, epochs_run=config.get('epochs', 1), n_params=0)
 
 # %% ../nbs/09_hpsearch.ipynb #ba6a2e6f
 def flat_params(params:dict) -> dict:
@@ -274,3 +262,29 @@ def hp_search(base:dict, max_evals:int, out, *, archs=None, seed:int=0, train_fn
                 bar.set_postfix(best=(best_trial(trials) or {}).get('result', {}).get('loss'))
         write_best(trials, out)
         return trials
+
+# %% ../nbs/09_hpsearch.ipynb #2ac04885
+def _row(r:dict) -> dict:
+    "A `trials_frame` row of one `trials.jsonl` record (list knobs joined: `512-256-128`)."
+    knob, t = (lambda v: '-'.join(map(str, v)) if isinstance(v, list) else v), r.get('train') or {}
+    return dict(tid=r['tid'], status=r['status'], loss=r['loss'], time_s=r['time_s'], worker=r.get('worker'),
+                epochs_run=t.get('epochs_run'), n_params=t.get('n_params'),
+                **{k: knob(v) for k, v in (r['params'] or {}).items()},
+                **{f'valid_{k}': v for k, v in (r['metrics'] or {}).items()})
+
+def trials_frame(folder):
+    """One row per trial of search `folder`: status, loss, time, worker, epochs, size, the sampled knobs and
+    validation metrics."""
+    import pandas as pd
+    p = Path(folder)/'trials.jsonl'
+    if not p.exists():
+        raise FileNotFoundError(f'{p} not found: not a search folder (run `balldetect hp` first)')
+    rows = [_row(json.loads(l)) for l in p.read_text().splitlines() if l.strip()]
+    df = pd.DataFrame(rows) if rows else pd.DataFrame(columns=['tid', 'status', 'loss', 'time_s'])
+    return df.set_index('tid')
+
+# %% ../nbs/09_hpsearch.ipynb #319e0f47
+def knob_columns(df) -> list:
+    "The columns of `trials_frame` that are sampled knobs."
+    facts = ('status', 'loss', 'time_s', 'worker', 'epochs_run', 'n_params')
+    return [c for c in df.columns if c not in facts and not c.startswith('valid_')]

@@ -1,4 +1,4 @@
-"""`balldetect hp --cluster`: the TPE search of `hpsearch` run by Ray Tune on a local or an existing Ray cluster, with the same files and guarantees.
+"""`balldetect hp --cluster`: the TPE search of `search` run by Ray Tune on a local or an existing Ray cluster, with the same files and guarantees.
 
 Docs: https://balldetect.github.io/balldetect/hpcluster.html.md"""
 
@@ -18,7 +18,7 @@ from ray.tune.search.hyperopt import HyperOptSearch
 from tqdm import tqdm
 from .core import DataError, folder_lock, load_json, save_json
 from .learner import to_plain
-from .hpsearch import (SPACES, _check_meta, _train, done_docs, flat_params, load_trials,
+from .search import (SPACES, _check_meta, _train, done_docs, flat_params, load_trials,
                                  make_objective, point_of, save_trials, search_space, write_best)
 
 # %% auto #0
