@@ -15,13 +15,13 @@ from fastcore.docments import docments
 from .core import DataError, folder_lock, load_json, runs_dir, save_json, seed_everything
 from .profiles import FINETUNE, PROFILE_CAPS, PROFILES, get_profile, per_profile, sim_data_dir
 from .data import SequenceDataset, join_sequences
-from .split import get_datasets
+from .split import DeviceBatches, get_datasets
 from .viz import prediction_panel
-from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
 from .learner import (OPTIMIZERS, Learner, NonFiniteLossError, n_params, SingleBatchCB, parse_sched,
                                 schedule_fallback, to_plain)
 from .callbacks import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB,
-                                  TensorBoardCB, TimeBudgetCB, load_checkpoint)
+                                  TensorBoardCB, TimeBudgetCB, barrier, close_distributed, distribute,
+                                  init_distributed, load_checkpoint)
 from .models import (DEFAULT_ARCH, METRIC_FNS, MONITOR, N_INPUTS, baseline_scores, build_model,
                                check_task, format_scores, load_model, model_scores, registry, upgrade_config)
 
