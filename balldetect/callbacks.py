@@ -1,4 +1,4 @@
-"""The callbacks a training run adds to the `Learner`: metrics, progress bars, CSV/JSON logs, early stopping, a time budget, atomic checkpoints and exact resume, and training on several processes (DDP).
+"""The callbacks a training run adds to the `Learner`: metrics, progress bars, CSV/JSON logs, early stopping, a time budget, and training on several processes (DDP); the checkpoints are in `07c_models`.
 
 Docs: https://balldetect.github.io/balldetect/callbacks.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://balldetect.github.io/balldetect/callbacks.html.md"""
 
 # %% ../nbs/05a_callbacks.ipynb #819bdc62
 from __future__ import annotations
-import json, math, os, re, time
+import json, math, os, time
 from pathlib import Path
 import torch
 import torch.distributed as dist
@@ -16,9 +16,9 @@ from .core import DataError, atomic_path, get_device, progress_mode, save_json
 from .learner import Callback, CancelEpochException, Learner, cat_batches, decode_preds, to_plain
 
 # %% auto #0
-__all__ = ['TB_TAGS', 'CKPT_FORMAT', 'MetricsCB', 'ProgressCB', 'CSVLoggerCB', 'tensorboard_writer', 'tb_tag', 'TensorBoardCB',
-           'EarlyStoppingCB', 'TimeBudgetCB', 'save_checkpoint', 'load_checkpoint', 'CheckpointCB', 'dist_env',
-           'init_distributed', 'barrier', 'close_distributed', 'DDPModel', 'DistributedCB', 'distribute']
+__all__ = ['TB_TAGS', 'MetricsCB', 'ProgressCB', 'CSVLoggerCB', 'tensorboard_writer', 'tb_tag', 'TensorBoardCB',
+           'EarlyStoppingCB', 'TimeBudgetCB', 'dist_env', 'init_distributed', 'barrier', 'close_distributed',
+           'DDPModel', 'DistributedCB', 'distribute']
 
 # %% ../nbs/05a_callbacks.ipynb #ac537c4d
 class MetricsCB(Callback):
@@ -192,53 +192,6 @@ class TimeBudgetCB(Callback):
     def load_state_dict(self, st):
         self.elapsed = st['elapsed']
         self.t0 = time.time() - self.elapsed
-
-# %% ../nbs/05a_callbacks.ipynb #1a7f28b5
-CKPT_FORMAT = 'balldetect-checkpoint-1'
-
-def save_checkpoint(obj:dict, path):
-    "Write `obj` with `torch.save` atomically (a stopped run never leaves half a file)."
-    with atomic_path(path) as t: torch.save(obj, t)
-    return Path(path)
-
-def load_checkpoint(path, map_location='cpu') -> dict:
-    "Load a checkpoint with `weights_only=True`; `DataError` when it is missing or not a checkpoint."
-    path = Path(path)
-    if not path.is_file(): raise DataError(path, 'no such checkpoint file')
-    try: ck = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch's own message runs over many lines, with terminal colours: its first line
-        first = (re.sub(r'\x1b\[[0-9;]*m', '', str(e)).strip().splitlines() or [''])[0][:200]
-        raise DataError(path, f'not a readable checkpoint ({type(e).__name__}: {first})') from None
-    if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT:
-        raise DataError(path, f'not a balldetect checkpoint (no format {CKPT_FORMAT!r})')
-    return ck
-
-# %% ../nbs/05a_callbacks.ipynb #7a15eeda
-class CheckpointCB(Callback):
-    """Write `best.pt` (weights + `meta` + metrics) on improvement and `last.pt` (full state) every epoch to
-    `path`."""
-    order = 90
-    def __init__(self, path, monitor='valid_loss', mode='min', meta=None, resume=False):
-        self.path, self.monitor, self.mode = Path(path), monitor, mode
-        self.meta, self.resume = to_plain(meta or {}), resume
-    def before_fit(self, learn):
-        self.best, self.best_epoch = None, None
-        if self.resume and (self.path/'last.pt').exists():
-            st = load_checkpoint(self.path/'last.pt')['state']
-            renamed = {'EpochTimeBudgetCB': 'TimeBudgetCB'}  # the name under DDP before 2026-12-03
-            st['cbs'] = {renamed.get(k, k): v for k, v in st['cbs'].items()}
-            learn.load_state_dict(st)
-    def after_epoch(self, learn):
-        if learn.training or int(os.environ.get('RANK') or 0) > 0: return  # under DDP only rank 0 writes
-        if _better(learn.log[self.monitor], self.best, self.mode):
-            self.best, self.best_epoch = learn.log[self.monitor], learn.epoch
-            save_checkpoint({'format': CKPT_FORMAT, 'model': learn.model.state_dict(), **self.meta,
-                             'epoch': learn.epoch, 'monitor': self.monitor, 'metrics': to_plain(learn.log)},
-                            self.path/'best.pt')
-        save_checkpoint({'format': CKPT_FORMAT, **self.meta, 'state': learn.state_dict()},
-                        self.path/'last.pt')
-    def state_dict(self): return {'best': self.best, 'best_epoch': self.best_epoch}
-    def load_state_dict(self, st): self.best, self.best_epoch = st['best'], st['best_epoch']
 
 # %% ../nbs/05a_callbacks.ipynb #cf0ab9ed
 def dist_env() -> tuple:

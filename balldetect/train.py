@@ -19,11 +19,12 @@ from .split import DeviceBatches, get_datasets
 from .viz import prediction_panel
 from .learner import (OPTIMIZERS, Learner, NonFiniteLossError, n_params, SingleBatchCB, parse_sched,
                                 schedule_fallback, to_plain)
-from .callbacks import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB,
+from .callbacks import (CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB,
                                   TensorBoardCB, TimeBudgetCB, barrier, close_distributed, distribute,
-                                  init_distributed, load_checkpoint)
-from .models import (DEFAULT_ARCH, METRIC_FNS, MONITOR, N_INPUTS, baseline_scores, build_model,
-                               check_task, format_scores, load_model, model_scores, registry, upgrade_config)
+                                  init_distributed)
+from .models import (CheckpointCB, DEFAULT_ARCH, METRIC_FNS, MONITOR, N_INPUTS, baseline_scores, build_model,
+                               check_task, format_scores, load_checkpoint, load_model, model_scores, registry,
+                               upgrade_config)
 
 
 # %% auto #0
