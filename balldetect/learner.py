@@ -6,7 +6,7 @@ Docs: https://balldetect.github.io/balldetect/learner.html.md"""
 
 # %% ../nbs/05_learner.ipynb #8596691d
 from __future__ import annotations
-import functools, random
+import functools, json, random
 from operator import attrgetter
 from pathlib import Path
 import numpy as np
@@ -14,12 +14,13 @@ import torch
 from torch import nn
 from fastcore.basics import patch
 from .core import get_device
+from .profiles import FALLBACKS
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'CancelFitException', 'CancelEpochException', 'CancelBatchException', 'NonFiniteLossError', 'Callback',
-           'run_cbs', 'with_cbs', 'make_optimizer', 'parse_sched', 'make_scheduler', 'schedule_fallback', 'to_plain',
-           'n_params', 'get_rng_states', 'set_rng_states', 'RecorderCB', 'to_device', 'DeviceCB', 'MixedPrecisionCB',
-           'Learner', 'SingleBatchCB', 'decode_preds', 'cat_batches', 'get_preds']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'CancelFitException', 'CancelEpochException', 'CancelBatchException', 'NonFiniteLossError',
+           'Callback', 'run_cbs', 'with_cbs', 'make_optimizer', 'parse_sched', 'make_scheduler', 'schedule_fallback',
+           'check_optim', 'to_plain', 'n_params', 'get_rng_states', 'set_rng_states', 'RecorderCB', 'to_device',
+           'DeviceCB', 'MixedPrecisionCB', 'Learner', 'SingleBatchCB', 'decode_preds', 'cat_batches', 'get_preds']
 
 # %% ../nbs/05_learner.ipynb #b4ca8b10
 class CancelFitException(Exception): "Stop training: skip the rest of the fit (`after_fit` still runs)."
@@ -67,7 +68,7 @@ class with_cbs:
 OPTIMIZERS = {'adam': torch.optim.Adam, 'adamw': torch.optim.AdamW, 'sgd': lambda ps, lr,
               weight_decay: torch.optim.SGD(ps, lr, momentum=0.9, weight_decay=weight_decay)}
 
-def make_optimizer(params, opt:str='adam', lr:float=1e-3, wd:float=0.):
+def make_optimizer(params, opt:str=FALLBACKS['opt'], lr:float=FALLBACKS['lr'], wd:float=FALLBACKS['wd']):
     "Optimizer `opt` (adam, adamw or sgd with momentum 0.9) over `params`."
     if opt not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {opt!r}; choose one of {', '.join(OPTIMIZERS)}")
@@ -117,6 +118,19 @@ def schedule_fallback(sched, epochs:int, steps_per_epoch:int) -> str|None:
     if kw['name'] == 'cosine' and total < 2:
         return f"cosine schedule needs 2 steps, {total} planned: constant learning rate instead"
     return None
+
+# %% ../nbs/05_learner.ipynb #22d07ea4
+SCHEDULES = ('none', 'step', 'onecycle', 'cosine')
+
+def check_optim(opt=None, sched=None):
+    "A `ValueError` naming the key when optimiser `opt` or schedule `sched` (a config's values) is not one we know."
+    if opt is not None and opt not in OPTIMIZERS:
+        raise ValueError(f"opt: choose one of {', '.join(OPTIMIZERS)}, got {opt!r}")
+    listed = isinstance(sched, (list, tuple)) and len(sched) and isinstance(sched[0], str)  # ['step', 30, 0.3]
+    if not (sched is None or isinstance(sched, (str, dict)) or listed):
+        raise ValueError(f'sched: expected a name, a list or a JSON object, got {json.dumps(sched)}')
+    if (name := parse_sched(sched).get('name')) not in SCHEDULES:
+        raise ValueError(f"sched: choose one of {', '.join(SCHEDULES)}, got {name!r}")
 
 # %% ../nbs/05_learner.ipynb #ae7ba1ce
 def to_plain(o):
@@ -201,8 +215,8 @@ class MixedPrecisionCB(Callback):
 # %% ../nbs/05_learner.ipynb #ac32627d
 class Learner:
     "Train `model` on `train_dl`, validate on `valid_dl`; callbacks `cbs` act on every stage."
-    def __init__(self, model, train_dl, valid_dl, *, n_inp:int=1, loss_func=None, lr:float=1e-3, wd:float=0.,
-                 opt:str='adam', sched=None, cbs=(), device='auto', amp:bool=True):
+    def __init__(self, model, train_dl, valid_dl, *, n_inp:int=1, loss_func=None, lr:float=FALLBACKS['lr'],
+                 wd:float=FALLBACKS['wd'], opt:str=FALLBACKS['opt'], sched=None, cbs=(), device='auto', amp:bool=True):
         self.model, self.train_dl, self.valid_dl, self.n_inp = model, train_dl, valid_dl, n_inp
         self.loss_func, self.lr, self.wd, self.opt_name, self.sched_spec = loss_func, lr, wd, opt, sched
         self.device = get_device(device)

@@ -19,9 +19,9 @@ from .callbacks import _better, dist_env
 from .metrics import detection_metrics, forecast_metrics
 
 # %% auto #0
-__all__ = ['MODEL_REGISTRIES', 'N_INPUTS', 'METRIC_FNS', 'DEFAULT_ARCH', 'MONITOR', 'CKPT_FORMAT', 'check_task', 'upgrade_config',
-           'registry', 'build_model', 'save_checkpoint', 'load_checkpoint', 'CheckpointCB', 'load_model',
-           'model_scores', 'baseline_scores', 'format_scores']
+__all__ = ['MODEL_REGISTRIES', 'N_INPUTS', 'METRIC_FNS', 'CKPT_FORMAT', 'check_task', 'upgrade_config', 'registry', 'build_model',
+           'save_checkpoint', 'load_checkpoint', 'CheckpointCB', 'load_model', 'model_scores', 'baseline_scores',
+           'format_scores']
 
 # %% ../nbs/07c_models.ipynb #9ea0880f
 MODEL_REGISTRIES = {'detect': ('balldetect.detector', 'DETECTORS'),
@@ -34,12 +34,6 @@ def check_task(task) -> str:
     "`task` if it is `detect` or `forecast`, else a `ValueError` that says so."
     if task not in MODEL_REGISTRIES: raise ValueError(f"unknown task {task!r}; choose detect or forecast")
     return task
-
-# %% ../nbs/07c_models.ipynb #02817f4d
-DEFAULT_ARCH = {'detect': 'heatmap', 'forecast': 'physics'}
-
-# %% ../nbs/07c_models.ipynb #99ea9af3
-MONITOR = {'detect': ('valid_loss', 'min'), 'forecast': ('mse_px2', 'min')}
 
 # %% ../nbs/07c_models.ipynb #e8b3f4a5
 def upgrade_config(config:dict) -> dict:

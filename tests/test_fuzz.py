@@ -15,7 +15,7 @@ from balldetect.evaluate import read_image
 from balldetect.models import CKPT_FORMAT
 from balldetect.models import build_model, load_model
 from balldetect.download import safe_extract
-from balldetect.train import TRAIN_DEFAULTS, check_config
+from balldetect.profiles import TRAIN_DEFAULTS, check_config
 from cli_run import run
 
 CASES = dict(npy=600, boxes=600, image=400, config=500, checkpoint=200, archive=300)
