@@ -18,7 +18,7 @@ from .learner import Callback, CancelEpochException, Learner, cat_batches, decod
 # %% auto #0
 __all__ = ['TB_TAGS', 'MetricsCB', 'ProgressCB', 'CSVLoggerCB', 'tensorboard_writer', 'tb_tag', 'TensorBoardCB',
            'EarlyStoppingCB', 'TimeBudgetCB', 'dist_env', 'init_distributed', 'barrier', 'close_distributed',
-           'DDPModel', 'DistributedCB', 'distribute']
+           'DDPModel', 'DistributedCB', 'distribute', 'SingleBatchCB']
 
 # %% ../nbs/05a_callbacks.ipynb #ac537c4d
 class MetricsCB(Callback):
@@ -43,6 +43,8 @@ class ProgressCB(Callback):
     order = 20
     def __init__(self, show:bool=True): self.show, self.elapsed = show, 0.
     def before_fit(self, learn):
+        if getattr(learn, 'sched_note', None) and int(os.environ.get('RANK') or 0) == 0:
+            print(f'note: {learn.sched_note}', flush=True)  # a schedule that cannot apply, even when quiet
         self.elapsed = 0.  # a resumed run reloads it after this
         self.t0, self.bar, self.header = time.time(), None, False
         mode = progress_mode() if self.show else 'off'
@@ -253,3 +255,9 @@ def distribute(learn:Learner, rank:int, world:int) -> Learner:
     learn.cbs.append(DistributedCB())
     learn.cbs[-1].learn = learn
     return learn
+
+# %% ../nbs/05a_callbacks.ipynb #75fb9b2f
+class SingleBatchCB(Callback):
+    "Cut every pass after one batch (smoke tests); the epoch is still logged and checkpointed."
+    order = 100
+    def after_batch(self, learn): raise CancelEpochException()

@@ -18,9 +18,9 @@ from .profiles import FALLBACKS
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'CancelFitException', 'CancelEpochException', 'CancelBatchException', 'NonFiniteLossError',
-           'Callback', 'run_cbs', 'with_cbs', 'make_optimizer', 'parse_sched', 'make_scheduler', 'schedule_fallback',
-           'check_optim', 'to_plain', 'n_params', 'get_rng_states', 'set_rng_states', 'RecorderCB', 'to_device',
-           'DeviceCB', 'MixedPrecisionCB', 'Learner', 'SingleBatchCB', 'decode_preds', 'cat_batches', 'get_preds']
+           'Callback', 'run_cbs', 'with_cbs', 'make_optimizer', 'parse_sched', 'make_scheduler', 'check_optim',
+           'schedule_fallback', 'to_plain', 'n_params', 'get_rng_states', 'set_rng_states', 'RecorderCB', 'to_device',
+           'DeviceCB', 'MixedPrecisionCB', 'Learner', 'decode_preds', 'cat_batches', 'get_preds']
 
 # %% ../nbs/05_learner.ipynb #b4ca8b10
 class CancelFitException(Exception): "Stop training: skip the rest of the fit (`after_fit` still runs)."
@@ -85,12 +85,12 @@ def parse_sched(sched) -> dict:
         return {'name': sched[0], **dict(zip(keys, sched[1:]))}
     return dict(sched)
 
-def make_scheduler(opt, sched, epochs:int, steps_per_epoch:int):
-    "The scheduler for `sched` and whether it steps per `'batch'` or `'epoch'` (None: none, or cannot apply)."
+def make_scheduler(opt, sched, epochs:int, steps_per_epoch:int, fallback:str|None=None):
+    "The scheduler for `sched` and whether it steps per `'batch'` or `'epoch'` (None: none, or `fallback` says why not)."
     kw = parse_sched(sched)
     name = kw.pop('name')
     total = max(1, epochs * steps_per_epoch)
-    if name == 'none' or schedule_fallback(sched, epochs, steps_per_epoch): return None, None
+    if name == 'none' or fallback: return None, None
     if name == 'step':
         return torch.optim.lr_scheduler.StepLR(opt, kw.get('step_size', 40), kw.get('gamma', 0.3)), 'epoch'
     if name == 'onecycle':
@@ -101,36 +101,38 @@ def make_scheduler(opt, sched, epochs:int, steps_per_epoch:int):
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, total, eta_min=kw.get('eta_min', 0.)), 'batch'
     raise ValueError(f"unknown schedule {name!r}; choose none, step, onecycle or cosine")
 
-# %% ../nbs/05_learner.ipynb #0496e7ee
-def schedule_fallback(sched, epochs:int, steps_per_epoch:int) -> str|None:
-    """Why schedule `sched` cannot run over `epochs` x `steps_per_epoch` steps (a constant rate is used), or
-    None."""
-    kw, total = parse_sched(sched), epochs * steps_per_epoch
-    pct, step_size = float(kw.get('pct_start', 0.25)), float(kw.get('step_size', 40))
+# %% ../nbs/05_learner.ipynb #22d07ea4
+SCHEDULES = ('none', 'step', 'onecycle', 'cosine')
+
+def check_optim(opt=None, sched=None) -> dict:
+    "Parsed `sched` when optimiser `opt` and schedule `sched` are ours, settings in range; else a `ValueError`."
+    if opt is not None and opt not in OPTIMIZERS:
+        raise ValueError(f"opt: choose one of {', '.join(OPTIMIZERS)}, got {opt!r}")
+    listed = isinstance(sched, (list, tuple)) and len(sched) and isinstance(sched[0], str)  # ['step', 30, 0.3]
+    if not (sched is None or isinstance(sched, (str, dict)) or listed):
+        raise ValueError(f'sched: expected a name, a list or a JSON object, got {json.dumps(sched)}')
+    if (kw := parse_sched(sched)).get('name') not in SCHEDULES:
+        raise ValueError(f"sched: choose one of {', '.join(SCHEDULES)}, got {kw.get('name')!r}")
+    try: pct, step_size = float(kw.get('pct_start', 0.25)), float(kw.get('step_size', 40))
+    except (TypeError, ValueError): raise ValueError(f'sched: settings must be numbers, got {kw}') from None
     if kw['name'] == 'onecycle' and not 0 < pct < 1:
         raise ValueError(f"onecycle pct_start must lie in (0, 1), not {pct:g}")
     if kw['name'] == 'step' and not step_size >= 1:
         raise ValueError(f"step schedule step_size must be >= 1, not {step_size:g}")
-    warm = pct * total
+    return kw
+
+# %% ../nbs/05_learner.ipynb #0496e7ee
+def schedule_fallback(sched, epochs:int, steps_per_epoch:int) -> str|None:
+    """Why schedule `sched` cannot run over `epochs` x `steps_per_epoch` steps (a constant rate is used), or
+    None."""
+    kw, total = check_optim(sched=sched), epochs * steps_per_epoch  # a bad setting is an error
+    warm = (pct := float(kw.get('pct_start', 0.25))) * total
     if kw['name'] == 'onecycle' and (warm < 2 or total - warm < 1):
         return (f"one-cycle schedule needs 2 warm-up steps and 1 to anneal; {total} step(s) with "
                 f"pct_start {pct:g} give {warm:g} warm-up: constant learning rate instead")
     if kw['name'] == 'cosine' and total < 2:
         return f"cosine schedule needs 2 steps, {total} planned: constant learning rate instead"
     return None
-
-# %% ../nbs/05_learner.ipynb #22d07ea4
-SCHEDULES = ('none', 'step', 'onecycle', 'cosine')
-
-def check_optim(opt=None, sched=None):
-    "A `ValueError` naming the key when optimiser `opt` or schedule `sched` (a config's values) is not one we know."
-    if opt is not None and opt not in OPTIMIZERS:
-        raise ValueError(f"opt: choose one of {', '.join(OPTIMIZERS)}, got {opt!r}")
-    listed = isinstance(sched, (list, tuple)) and len(sched) and isinstance(sched[0], str)  # ['step', 30, 0.3]
-    if not (sched is None or isinstance(sched, (str, dict)) or listed):
-        raise ValueError(f'sched: expected a name, a list or a JSON object, got {json.dumps(sched)}')
-    if (name := parse_sched(sched).get('name')) not in SCHEDULES:
-        raise ValueError(f"sched: choose one of {', '.join(SCHEDULES)}, got {name!r}")
 
 # %% ../nbs/05_learner.ipynb #ae7ba1ce
 def to_plain(o):
@@ -287,8 +289,8 @@ def fit(self:Learner, epochs:int):
     "Train for `epochs` epochs (fewer when a callback stops early); returns `self`."
     self.n_epochs, self.start_epoch, self.epoch, self.stop_reason, self.log = epochs, 0, 0, None, {}
     self.opt = make_optimizer(self.model.parameters(), self.opt_name, self.lr, self.wd)
-    self.sched_note = schedule_fallback(self.sched_spec, epochs, len(self.train_dl))  # or None
-    self.sched, self.sched_per = make_scheduler(self.opt, self.sched_spec, epochs, len(self.train_dl))
+    self.sched_note = schedule_fallback(self.sched_spec, epochs, len(self.train_dl))  # or None: computed once
+    self.sched, self.sched_per = make_scheduler(self.opt, self.sched_spec, epochs, len(self.train_dl), self.sched_note)
     self._fit()
     return self
 
@@ -320,12 +322,6 @@ def load_state_dict(self:Learner, st:dict):
         if type(cb).__name__ in st['cbs']: cb.load_state_dict(st['cbs'][type(cb).__name__])
     set_rng_states(st['rng'], *self._gens())
     self.epoch, self.start_epoch, self.stop_reason = st['epoch'], st['epoch'] + 1, st['stop_reason']
-
-# %% ../nbs/05_learner.ipynb #75fb9b2f
-class SingleBatchCB(Callback):
-    "Cut every pass after one batch (smoke tests); the epoch is still logged and checkpointed."
-    order = 100
-    def after_batch(self, learn): raise CancelEpochException()
 
 # %% ../nbs/05_learner.ipynb #4904b2bb
 def _as_tuple(o): return tuple(o) if isinstance(o, (tuple, list)) else (o,)

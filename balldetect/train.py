@@ -18,9 +18,8 @@ from .profiles import (DEFAULT_ARCH, FALLBACKS, FINETUNE, MONITOR, PROFILE_CAPS,
 from .data import SequenceDataset, join_sequences
 from .split import DeviceBatches, get_datasets
 from .viz import prediction_panel
-from .learner import (Learner, NonFiniteLossError, n_params, SingleBatchCB, check_optim, parse_sched,
-                                schedule_fallback, to_plain)
-from .callbacks import (CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB,
+from .learner import Learner, NonFiniteLossError, check_optim, n_params, parse_sched, to_plain
+from .callbacks import (CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB, SingleBatchCB,
                                   TensorBoardCB, TimeBudgetCB, barrier, close_distributed, distribute,
                                   init_distributed)
 from .models import (CheckpointCB, METRIC_FNS, N_INPUTS, baseline_scores, build_model,
@@ -225,7 +224,6 @@ def train(config:dict) -> dict:
     if cfg.get('augment') is None: cfg['augment'] = task == 'detect' and source == 'synthetic'
     dss, train_dl, valid_dl = make_loaders(cfg, device, rank, world)
     fp = data_fingerprint(dss)
-    note = schedule_fallback(cfg['sched'], cfg['epochs'], len(train_dl))  # checked before `out` is touched
     seed_everything(cfg['seed'])
     model = build_model(task, cfg['arch'], cfg['arch_kwargs'])  # bad arch_kwargs or init: no folder made
     if cfg.get('init'): init_weights(model, cfg)
@@ -239,7 +237,6 @@ def train(config:dict) -> dict:
         if rank == 0: save_json(cfg, out/'config.json')
         learn = make_learner(cfg, model, train_dl, valid_dl, meta, resume)
         if world > 1: distribute(learn, rank, world)
-        if note and rank == 0: print(f'note: {note}', flush=True)
         status, error = 'ok', None
         try: learn.fit(cfg['epochs'])
         except NonFiniteLossError as e: status, error = 'nonfinite_loss', str(e)
