@@ -6,7 +6,7 @@ Docs: https://balldetect.github.io/balldetect/models.html.md"""
 
 # %% ../nbs/07c_models.ipynb #c41d7e90
 from __future__ import annotations
-import importlib, re
+import re
 from pathlib import Path
 import torch
 from torch import nn
@@ -17,22 +17,20 @@ from .profiles import ARCH_DEFAULTS
 from .learner import Callback, get_preds, to_plain
 from .callbacks import _better, dist_env
 from .metrics import detection_metrics, forecast_metrics
+from .detector import DETECTORS
+from .forecaster import FORECASTERS
 
 # %% auto #0
-__all__ = ['MODEL_REGISTRIES', 'N_INPUTS', 'METRIC_FNS', 'CKPT_FORMAT', 'check_task', 'upgrade_config', 'registry', 'build_model',
-           'save_checkpoint', 'load_checkpoint', 'CheckpointCB', 'load_model', 'model_scores', 'baseline_scores',
-           'format_scores']
+__all__ = ['TASKS', 'CKPT_FORMAT', 'check_task', 'upgrade_config', 'registry', 'build_model', 'save_checkpoint',
+           'load_checkpoint', 'CheckpointCB', 'load_model', 'model_scores', 'baseline_scores', 'format_scores']
 
 # %% ../nbs/07c_models.ipynb #9ea0880f
-MODEL_REGISTRIES = {'detect': ('balldetect.detector', 'DETECTORS'),
-                    'forecast': ('balldetect.forecaster', 'FORECASTERS')}
-N_INPUTS = {'detect': 1, 'forecast': 2}  # detect: (img,) -> (presence, boxes)
-                                         # forecast: (obs, colours) -> (target,)
-METRIC_FNS = {'detect': detection_metrics, 'forecast': forecast_metrics}
+TASKS = {'detect': dict(models=DETECTORS, n_inputs=1, metrics=detection_metrics),     # (img,) -> (presence, boxes)
+         'forecast': dict(models=FORECASTERS, n_inputs=2, metrics=forecast_metrics)}  # (obs, colours) -> (target,)
 
 def check_task(task) -> str:
     "`task` if it is `detect` or `forecast`, else a `ValueError` that says so."
-    if task not in MODEL_REGISTRIES: raise ValueError(f"unknown task {task!r}; choose detect or forecast")
+    if task not in TASKS: raise ValueError(f"unknown task {task!r}; choose detect or forecast")
     return task
 
 # %% ../nbs/07c_models.ipynb #e8b3f4a5
@@ -50,8 +48,7 @@ def upgrade_config(config:dict) -> dict:
 # %% ../nbs/07c_models.ipynb #e5deda0e
 def registry(task:str) -> tuple:
     "The architectures of `task` (name -> class) and their training defaults."
-    mod, models = MODEL_REGISTRIES[check_task(task)]
-    return getattr(importlib.import_module(mod), models), ARCH_DEFAULTS[task]
+    return TASKS[check_task(task)]['models'], ARCH_DEFAULTS[task]
 
 def build_model(task:str, arch:str, arch_kwargs:dict|None=None) -> nn.Module:
     "A fresh `arch` model of `task` built with keyword arguments `arch_kwargs`."
@@ -115,7 +112,7 @@ def load_model(checkpoint, task:str|None=None, device='cpu') -> tuple:
     ck = load_checkpoint(checkpoint)
     cfg = ck['config'] = upgrade_config(ck.get('config') or {})
     weights = ck.get('model', (ck.get('state') or {}).get('model'))
-    if weights is None or cfg.get('task') not in MODEL_REGISTRIES or 'arch' not in cfg:
+    if weights is None or cfg.get('task') not in TASKS or 'arch' not in cfg:
         raise DataError(checkpoint, 'holds no model weights and config (use the best.pt of a training run)')
     if task is not None and cfg['task'] != check_task(task):
         raise DataError(checkpoint, f"is a {cfg['task']} checkpoint ({cfg['arch']}), not a {task} one")
@@ -129,8 +126,8 @@ def load_model(checkpoint, task:str|None=None, device='cpu') -> tuple:
 # %% ../nbs/07c_models.ipynb #ee6aa1f9
 def model_scores(model, ds, task:str, *, bs:int=128, device='auto') -> dict:
     "Metrics of `model` on dataset `ds` of `task`."
-    preds, targs = get_preds(model, DataLoader(ds, bs), n_inp=N_INPUTS[task], device=device)
-    return METRIC_FNS[task](*preds, *targs)
+    preds, targs = get_preds(model, DataLoader(ds, bs), n_inp=TASKS[task]['n_inputs'], device=device)
+    return TASKS[task]['metrics'](*preds, *targs)
 
 def baseline_scores(task:str, ds) -> dict:
     "Metrics of the baselines of `task` on the items of `ds` (name -> metrics)."

@@ -14,7 +14,7 @@ from .data import (KINDS, DetectionDataset, FullSequenceDataset, PresentBoxesDat
                              SequenceDataset, find_folder, scan_pairs, writable)
 
 # %% auto #0
-__all__ = ['SPLIT_NAME', 'SPLIT_PARTS', 'TASKS', 'BATCHERS', 'detection_indices', 'sequence_ids', 'make_split', 'parse_split',
+__all__ = ['SPLIT_NAME', 'SPLIT_PARTS', 'DATASETS', 'BATCHERS', 'detection_indices', 'sequence_ids', 'make_split', 'parse_split',
            'load_split', 'split_parts', 'get_datasets', 'DeviceBatches']
 
 # %% ../nbs/02a_split.ipynb #fd853649
@@ -93,8 +93,8 @@ def load_split(data_dir, spec=None, *, seed:int=0) -> dict:
     return sp
 
 # %% ../nbs/02a_split.ipynb #1e91e189
-TASKS = {'detect': DetectionDataset, 'present': PresentBoxesDataset, 'forecast': SequenceDataset,
-         'sequence': FullSequenceDataset}
+DATASETS = {'detect': DetectionDataset, 'present': PresentBoxesDataset, 'forecast': SequenceDataset,
+            'sequence': FullSequenceDataset}  # the views of one folder, by name
 
 # %% ../nbs/02a_split.ipynb #b786a856
 def split_parts(full, parts:dict) -> dict:
@@ -105,10 +105,10 @@ def split_parts(full, parts:dict) -> dict:
 
 # %% ../nbs/02a_split.ipynb #eb7bdfa4
 def get_datasets(data_dir, task:str='detect', split=None, *, seed:int=0, cache:bool=True, **kw) -> dict:
-    "The train/valid/test datasets of `task` (see `TASKS`) over `data_dir`, split by sequence."
-    if task not in TASKS: raise ValueError(f'unknown task {task!r}; choose one of {", ".join(TASKS)}')
+    "The train/valid/test datasets of `task` (a view of `DATASETS`) over `data_dir`, split by sequence."
+    if task not in DATASETS: raise ValueError(f'unknown task {task!r}; choose one of {", ".join(DATASETS)}')
     parts = load_split(data_dir, split, seed=seed)
-    return split_parts(TASKS[task](data_dir, cache=cache, **kw), parts)
+    return split_parts(DATASETS[task](data_dir, cache=cache, **kw), parts)
 
 # %% ../nbs/02a_split.ipynb #5291ce11
 def _detection_batch(ds, tensors, rows):

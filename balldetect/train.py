@@ -22,7 +22,7 @@ from .learner import Learner, NonFiniteLossError, check_optim, n_params, parse_s
 from .callbacks import (CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB, SingleBatchCB,
                                   TensorBoardCB, TimeBudgetCB, barrier, close_distributed, distribute,
                                   init_distributed)
-from .models import (CheckpointCB, METRIC_FNS, N_INPUTS, baseline_scores, build_model,
+from .models import (TASKS, CheckpointCB, baseline_scores, build_model,
                                check_task, format_scores, load_checkpoint, load_model, model_scores, registry,
                                upgrade_config)
 
@@ -182,7 +182,7 @@ TB_HPARAMS = ('task', 'arch', 'arch_kwargs', 'profile', 'data_dir', 'lr', 'wd', 
 def make_learner(cfg:dict, model, train_dl, valid_dl, meta:dict, resume:bool=False) -> Learner:
     "The `Learner` for `cfg`, writing its history and checkpoints (with `meta`) to `cfg['out']`."
     task, out = cfg['task'], Path(cfg['out'])
-    cbs = [MetricsCB(METRIC_FNS[task]), ProgressCB(show=cfg['progress']), CSVLoggerCB(out),
+    cbs = [MetricsCB(TASKS[task]['metrics']), ProgressCB(show=cfg['progress']), CSVLoggerCB(out),
            EarlyStoppingCB(cfg['monitor'], cfg['mode'], cfg['patience']), TimeBudgetCB(cfg['time_budget_s']),
            CheckpointCB(out, cfg['monitor'], cfg['mode'], meta=meta, resume=resume),
            TensorBoardCB(out, {k: cfg[k] for k in TB_HPARAMS}, cfg['monitor'], cfg['mode'],
@@ -194,7 +194,7 @@ def make_learner(cfg:dict, model, train_dl, valid_dl, meta:dict, resume:bool=Fal
         from balldetect.detector import DomainRandomCB
         cbs.append(DomainRandomCB())
     if cfg.get('single_batch'): cbs.append(SingleBatchCB())
-    return Learner(model, train_dl, valid_dl, n_inp=N_INPUTS[task], lr=cfg['lr'], wd=cfg['wd'],
+    return Learner(model, train_dl, valid_dl, n_inp=TASKS[task]['n_inputs'], lr=cfg['lr'], wd=cfg['wd'],
                    opt=cfg['opt'], sched=cfg['sched'], cbs=cbs, device=cfg['device'], amp=cfg['amp'])
 
 # %% ../nbs/08_train.ipynb #e1a2b002
