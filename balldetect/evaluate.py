@@ -119,7 +119,7 @@ def format_prediction(r:dict) -> str:
 # %% ../nbs/08b_evaluate.ipynb #cd88576c
 def add_evaluate_args(p:argparse.ArgumentParser):
     "Options of `balldetect evaluate`."
-    p.add_argument('--task', '--model', dest='task', help='detect or forecast: checked against the checkpoint')
+    p.add_argument('--task', '--model', dest='task', help='detect or forecast: checked against the checkpoint (--model: its former name)')
     p.add_argument('--checkpoint', required=True, help='best.pt of a training run')
     p.add_argument('--data-dir', help='dataset folder (default: the one the checkpoint was trained on)')
     p.add_argument('--indices',
