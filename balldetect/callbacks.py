@@ -1,4 +1,4 @@
-"""The callbacks a training run adds to the `Learner`: metrics, progress bars, CSV/JSON logs, early stopping, a time budget, atomic checkpoints and exact resume.
+"""The callbacks a training run adds to the `Learner`: metrics, progress bars, CSV/JSON logs, early stopping, a time budget, and training on several processes (DDP); the checkpoints are in `07c_models`.
 
 Docs: https://balldetect.github.io/balldetect/callbacks.html.md"""
 
@@ -6,16 +6,19 @@ Docs: https://balldetect.github.io/balldetect/callbacks.html.md"""
 
 # %% ../nbs/05a_callbacks.ipynb #819bdc62
 from __future__ import annotations
-import json, math, os, re, time
+import json, math, os, time
 from pathlib import Path
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
-from .core import DataError, atomic_path, progress_mode, save_json
-from .learner import Callback, CancelEpochException, cat_batches, decode_preds, to_plain
+from .core import DataError, atomic_path, get_device, progress_mode, save_json
+from .learner import Callback, CancelEpochException, Learner, cat_batches, decode_preds, to_plain
 
 # %% auto #0
-__all__ = ['TB_TAGS', 'CKPT_FORMAT', 'MetricsCB', 'ProgressCB', 'CSVLoggerCB', 'tensorboard_writer', 'tb_tag', 'TensorBoardCB',
-           'EarlyStoppingCB', 'TimeBudgetCB', 'save_checkpoint', 'load_checkpoint', 'CheckpointCB']
+__all__ = ['TB_TAGS', 'MetricsCB', 'ProgressCB', 'CSVLoggerCB', 'tensorboard_writer', 'tb_tag', 'TensorBoardCB',
+           'EarlyStoppingCB', 'TimeBudgetCB', 'dist_env', 'init_distributed', 'barrier', 'close_distributed',
+           'DDPModel', 'DistributedCB', 'distribute', 'SingleBatchCB']
 
 # %% ../nbs/05a_callbacks.ipynb #ac537c4d
 class MetricsCB(Callback):
@@ -40,6 +43,8 @@ class ProgressCB(Callback):
     order = 20
     def __init__(self, show:bool=True): self.show, self.elapsed = show, 0.
     def before_fit(self, learn):
+        if getattr(learn, 'sched_note', None) and int(os.environ.get('RANK') or 0) == 0:
+            print(f'note: {learn.sched_note}', flush=True)  # a schedule that cannot apply, even when quiet
         self.elapsed = 0.  # a resumed run reloads it after this
         self.t0, self.bar, self.header = time.time(), None, False
         mode = progress_mode() if self.show else 'off'
@@ -175,13 +180,13 @@ class EarlyStoppingCB(Callback):
 
 # %% ../nbs/05a_callbacks.ipynb #7323e565
 class TimeBudgetCB(Callback):
-    "Stop after `seconds` of training: finish the current batch, validate, then stop."
+    "Stop after `seconds` of training: finish the current batch (the pass: `per_batch=False`), validate, stop."
     order = 50
-    def __init__(self, seconds=None): self.seconds = seconds
+    def __init__(self, seconds=None, per_batch:bool=True): self.seconds, self.per_batch = seconds, per_batch
     def before_fit(self, learn): self.t0, self.elapsed = time.time(), 0.
     def _over(self): return self.seconds is not None and time.time() - self.t0 > self.seconds
     def after_batch(self, learn):
-        if learn.training and self._over(): raise CancelEpochException()
+        if self.per_batch and learn.training and self._over(): raise CancelEpochException()
     def after_epoch(self, learn):
         self.elapsed = time.time() - self.t0
         if not learn.training and self._over(): learn.stop_reason = f'time budget of {self.seconds} s used'
@@ -190,46 +195,69 @@ class TimeBudgetCB(Callback):
         self.elapsed = st['elapsed']
         self.t0 = time.time() - self.elapsed
 
-# %% ../nbs/05a_callbacks.ipynb #1a7f28b5
-CKPT_FORMAT = 'balldetect-checkpoint-1'
+# %% ../nbs/05a_callbacks.ipynb #cf0ab9ed
+def dist_env() -> tuple:
+    "`(rank, local_rank, world_size)` from torchrun's environment; `(0, 0, 1)` outside it."
+    return tuple(int(os.environ.get(k, d)) for k, d in (('RANK', 0), ('LOCAL_RANK', 0), ('WORLD_SIZE', 1)))
 
-def save_checkpoint(obj:dict, path):
-    "Write `obj` with `torch.save` atomically (a stopped run never leaves half a file)."
-    with atomic_path(path) as t: torch.save(obj, t)
-    return Path(path)
+def init_distributed(device='auto') -> tuple:
+    "`(device, rank, world_size)` of this process; under torchrun it joins the process group (NCCL or gloo)."
+    rank, local, world = dist_env()
+    dev = get_device(device)
+    if world == 1: return dev, 0, 1
+    if dev.type == 'cuda':
+        dev = torch.device('cuda', local)
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized(): dist.init_process_group('nccl' if dev.type == 'cuda' else 'gloo')
+    return dev, rank, world
 
-def load_checkpoint(path, map_location='cpu') -> dict:
-    "Load a checkpoint with `weights_only=True`; `DataError` when it is missing or not a checkpoint."
-    path = Path(path)
-    if not path.is_file(): raise DataError(path, 'no such checkpoint file')
-    try: ck = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch's own message runs over many lines, with terminal colours: its first line
-        first = (re.sub(r'\x1b\[[0-9;]*m', '', str(e)).strip().splitlines() or [''])[0][:200]
-        raise DataError(path, f'not a readable checkpoint ({type(e).__name__}: {first})') from None
-    if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT:
-        raise DataError(path, f'not a balldetect checkpoint (no format {CKPT_FORMAT!r})')
-    return ck
+# %% ../nbs/05a_callbacks.ipynb #0a612f6e
+def barrier():
+    "Wait until every rank gets here (nothing to wait for outside torchrun)."
+    if dist.is_initialized(): dist.barrier()
 
-# %% ../nbs/05a_callbacks.ipynb #7a15eeda
-class CheckpointCB(Callback):
-    """Write `best.pt` (weights + `meta` + metrics) on improvement and `last.pt` (full state) every epoch to
-    `path`."""
-    order = 90
-    def __init__(self, path, monitor='valid_loss', mode='min', meta=None, resume=False):
-        self.path, self.monitor, self.mode = Path(path), monitor, mode
-        self.meta, self.resume = to_plain(meta or {}), resume
-    def before_fit(self, learn):
-        self.best, self.best_epoch = None, None
-        if self.resume and (self.path/'last.pt').exists():
-            learn.load_state_dict(load_checkpoint(self.path/'last.pt')['state'])
+def close_distributed():
+    "Leave the process group, if this process joined one."
+    if dist.is_initialized(): dist.destroy_process_group()
+
+# %% ../nbs/05a_callbacks.ipynb #09d30aaf
+class DDPModel(DistributedDataParallel):
+    """DDP that reads like the model it wraps: `loss`, `decode`, `state_dict` and other attributes are the
+    module's."""
+    def __getattr__(self, name):
+        try: return super().__getattr__(name)
+        except AttributeError: return getattr(self.module, name)
+    def state_dict(self, *args, **kwargs): return self.module.state_dict(*args, **kwargs)
+    def load_state_dict(self, *args, **kwargs): return self.module.load_state_dict(*args, **kwargs)
+
+# %% ../nbs/05a_callbacks.ipynb #34f6e35b
+class DistributedCB(Callback):
+    "After each validation pass, every rank takes rank 0's decision to stop (or not)."
+    order = 60  # after early stopping and the time budget, before the checkpoint
     def after_epoch(self, learn):
         if learn.training: return
-        if _better(learn.log[self.monitor], self.best, self.mode):
-            self.best, self.best_epoch = learn.log[self.monitor], learn.epoch
-            save_checkpoint({'format': CKPT_FORMAT, 'model': learn.model.state_dict(), **self.meta,
-                             'epoch': learn.epoch, 'monitor': self.monitor, 'metrics': to_plain(learn.log)},
-                            self.path/'best.pt')
-        save_checkpoint({'format': CKPT_FORMAT, **self.meta, 'state': learn.state_dict()},
-                        self.path/'last.pt')
-    def state_dict(self): return {'best': self.best, 'best_epoch': self.best_epoch}
-    def load_state_dict(self, st): self.best, self.best_epoch = st['best'], st['best_epoch']
+        box = [learn.stop_reason]
+        dist.broadcast_object_list(box, 0)
+        learn.stop_reason = box[0]
+
+
+# %% ../nbs/05a_callbacks.ipynb #81e42301
+def distribute(learn:Learner, rank:int, world:int) -> Learner:
+    """Make `learn` rank `rank` of `world`: its model in `DDPModel`, stopping in step; only rank 0 shows and
+    writes."""
+    dev = learn.device
+    ids = [torch.cuda.current_device() if dev.index is None else dev.index] if dev.type == 'cuda' else None
+    learn.model = DDPModel(learn.model.to(dev), device_ids=ids)
+    for cb in learn.cbs:
+        if isinstance(cb, TimeBudgetCB): cb.per_batch = False  # the ranks stop at the same batch: the last
+        if rank and isinstance(cb, ProgressCB): cb.show = False
+        if rank and isinstance(cb, CSVLoggerCB): cb.path = None
+    learn.cbs.append(DistributedCB())
+    learn.cbs[-1].learn = learn
+    return learn
+
+# %% ../nbs/05a_callbacks.ipynb #75fb9b2f
+class SingleBatchCB(Callback):
+    "Cut every pass after one batch (smoke tests); the epoch is still logged and checkpointed."
+    order = 100
+    def after_batch(self, learn): raise CancelEpochException()

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from PIL import Image, UnidentifiedImageError
 from .core import COLOURS, IMG_SIZE, N_BALLS, DataError, datasets_dir, save_json
-from .split import SPLIT_PARTS, TASKS, load_split, split_parts
+from .split import DATASETS, SPLIT_PARTS, load_split, split_parts
 from .models import baseline_scores, check_task, format_scores, load_model, model_scores
 from .learner import get_preds
 
@@ -41,7 +41,7 @@ def parse_indices(spec:str, available:list) -> list:
 def eval_dataset(task:str, data_dir, indices:str|None=None, split:str='test', max_items:int|None=None):
     """The items of `data_dir` to score: `indices` if given, else part `split` of the split that training
     used (`split_parts`); at most `max_items`."""
-    full = TASKS[check_task(task)](data_dir)
+    full = DATASETS[check_task(task)](data_dir)
     if indices is not None: items = full.subset(parse_indices(str(indices), full.indices))
     elif split not in SPLIT_PARTS:
         raise ValueError(f"unknown split part {split!r}; choose one of {', '.join(SPLIT_PARTS)}")
@@ -119,7 +119,7 @@ def format_prediction(r:dict) -> str:
 # %% ../nbs/08b_evaluate.ipynb #cd88576c
 def add_evaluate_args(p:argparse.ArgumentParser):
     "Options of `balldetect evaluate`."
-    p.add_argument('--task', '--model', dest='task', help='detect or forecast: checked against the checkpoint')
+    p.add_argument('--task', '--model', dest='task', help='detect or forecast: checked against the checkpoint (--model: its former name)')
     p.add_argument('--checkpoint', required=True, help='best.pt of a training run')
     p.add_argument('--data-dir', help='dataset folder (default: the one the checkpoint was trained on)')
     p.add_argument('--indices',

@@ -6,7 +6,7 @@ Docs: https://balldetect.github.io/balldetect/learner.html.md"""
 
 # %% ../nbs/05_learner.ipynb #8596691d
 from __future__ import annotations
-import functools, random
+import functools, json, random
 from operator import attrgetter
 from pathlib import Path
 import numpy as np
@@ -14,12 +14,13 @@ import torch
 from torch import nn
 from fastcore.basics import patch
 from .core import get_device
+from .profiles import FALLBACKS
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'CancelFitException', 'CancelEpochException', 'CancelBatchException', 'NonFiniteLossError', 'Callback',
-           'run_cbs', 'with_cbs', 'make_optimizer', 'parse_sched', 'make_scheduler', 'schedule_fallback', 'to_plain',
-           'n_params', 'get_rng_states', 'set_rng_states', 'RecorderCB', 'to_device', 'DeviceCB', 'MixedPrecisionCB',
-           'Learner', 'SingleBatchCB', 'decode_preds', 'cat_batches', 'get_preds']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'CancelFitException', 'CancelEpochException', 'CancelBatchException', 'NonFiniteLossError',
+           'Callback', 'run_cbs', 'with_cbs', 'make_optimizer', 'parse_sched', 'make_scheduler', 'check_optim',
+           'schedule_fallback', 'to_plain', 'n_params', 'get_rng_states', 'set_rng_states', 'RecorderCB', 'to_device',
+           'DeviceCB', 'MixedPrecisionCB', 'Learner', 'decode_preds', 'cat_batches', 'get_preds']
 
 # %% ../nbs/05_learner.ipynb #b4ca8b10
 class CancelFitException(Exception): "Stop training: skip the rest of the fit (`after_fit` still runs)."
@@ -67,7 +68,7 @@ class with_cbs:
 OPTIMIZERS = {'adam': torch.optim.Adam, 'adamw': torch.optim.AdamW, 'sgd': lambda ps, lr,
               weight_decay: torch.optim.SGD(ps, lr, momentum=0.9, weight_decay=weight_decay)}
 
-def make_optimizer(params, opt:str='adam', lr:float=1e-3, wd:float=0.):
+def make_optimizer(params, opt:str=FALLBACKS['opt'], lr:float=FALLBACKS['lr'], wd:float=FALLBACKS['wd']):
     "Optimizer `opt` (adam, adamw or sgd with momentum 0.9) over `params`."
     if opt not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {opt!r}; choose one of {', '.join(OPTIMIZERS)}")
@@ -84,12 +85,12 @@ def parse_sched(sched) -> dict:
         return {'name': sched[0], **dict(zip(keys, sched[1:]))}
     return dict(sched)
 
-def make_scheduler(opt, sched, epochs:int, steps_per_epoch:int):
-    "The scheduler for `sched` and whether it steps per `'batch'` or `'epoch'` (None: none, or cannot apply)."
+def make_scheduler(opt, sched, epochs:int, steps_per_epoch:int, fallback:str|None=None):
+    "The scheduler for `sched` and whether it steps per `'batch'` or `'epoch'` (None: none, or `fallback` says why not)."
     kw = parse_sched(sched)
     name = kw.pop('name')
     total = max(1, epochs * steps_per_epoch)
-    if name == 'none' or schedule_fallback(sched, epochs, steps_per_epoch): return None, None
+    if name == 'none' or fallback: return None, None
     if name == 'step':
         return torch.optim.lr_scheduler.StepLR(opt, kw.get('step_size', 40), kw.get('gamma', 0.3)), 'epoch'
     if name == 'onecycle':
@@ -100,17 +101,32 @@ def make_scheduler(opt, sched, epochs:int, steps_per_epoch:int):
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, total, eta_min=kw.get('eta_min', 0.)), 'batch'
     raise ValueError(f"unknown schedule {name!r}; choose none, step, onecycle or cosine")
 
-# %% ../nbs/05_learner.ipynb #0496e7ee
-def schedule_fallback(sched, epochs:int, steps_per_epoch:int) -> str|None:
-    """Why schedule `sched` cannot run over `epochs` x `steps_per_epoch` steps (a constant rate is used), or
-    None."""
-    kw, total = parse_sched(sched), epochs * steps_per_epoch
-    pct, step_size = float(kw.get('pct_start', 0.25)), float(kw.get('step_size', 40))
+# %% ../nbs/05_learner.ipynb #22d07ea4
+SCHEDULES = ('none', 'step', 'onecycle', 'cosine')
+
+def check_optim(opt=None, sched=None) -> dict:
+    "Parsed `sched` when optimiser `opt` and schedule `sched` are ours, settings in range; else a `ValueError`."
+    if opt is not None and opt not in OPTIMIZERS:
+        raise ValueError(f"opt: choose one of {', '.join(OPTIMIZERS)}, got {opt!r}")
+    listed = isinstance(sched, (list, tuple)) and len(sched) and isinstance(sched[0], str)  # ['step', 30, 0.3]
+    if not (sched is None or isinstance(sched, (str, dict)) or listed):
+        raise ValueError(f'sched: expected a name, a list or a JSON object, got {json.dumps(sched)}')
+    if (kw := parse_sched(sched)).get('name') not in SCHEDULES:
+        raise ValueError(f"sched: choose one of {', '.join(SCHEDULES)}, got {kw.get('name')!r}")
+    try: pct, step_size = float(kw.get('pct_start', 0.25)), float(kw.get('step_size', 40))
+    except (TypeError, ValueError): raise ValueError(f'sched: settings must be numbers, got {kw}') from None
     if kw['name'] == 'onecycle' and not 0 < pct < 1:
         raise ValueError(f"onecycle pct_start must lie in (0, 1), not {pct:g}")
     if kw['name'] == 'step' and not step_size >= 1:
         raise ValueError(f"step schedule step_size must be >= 1, not {step_size:g}")
-    warm = pct * total
+    return kw
+
+# %% ../nbs/05_learner.ipynb #0496e7ee
+def schedule_fallback(sched, epochs:int, steps_per_epoch:int) -> str|None:
+    """Why schedule `sched` cannot run over `epochs` x `steps_per_epoch` steps (a constant rate is used), or
+    None."""
+    kw, total = check_optim(sched=sched), epochs * steps_per_epoch  # a bad setting is an error
+    warm = (pct := float(kw.get('pct_start', 0.25))) * total
     if kw['name'] == 'onecycle' and (warm < 2 or total - warm < 1):
         return (f"one-cycle schedule needs 2 warm-up steps and 1 to anneal; {total} step(s) with "
                 f"pct_start {pct:g} give {warm:g} warm-up: constant learning rate instead")
@@ -201,8 +217,8 @@ class MixedPrecisionCB(Callback):
 # %% ../nbs/05_learner.ipynb #ac32627d
 class Learner:
     "Train `model` on `train_dl`, validate on `valid_dl`; callbacks `cbs` act on every stage."
-    def __init__(self, model, train_dl, valid_dl, *, n_inp:int=1, loss_func=None, lr:float=1e-3, wd:float=0.,
-                 opt:str='adam', sched=None, cbs=(), device='auto', amp:bool=True):
+    def __init__(self, model, train_dl, valid_dl, *, n_inp:int=1, loss_func=None, lr:float=FALLBACKS['lr'],
+                 wd:float=FALLBACKS['wd'], opt:str=FALLBACKS['opt'], sched=None, cbs=(), device='auto', amp:bool=True):
         self.model, self.train_dl, self.valid_dl, self.n_inp = model, train_dl, valid_dl, n_inp
         self.loss_func, self.lr, self.wd, self.opt_name, self.sched_spec = loss_func, lr, wd, opt, sched
         self.device = get_device(device)
@@ -273,8 +289,8 @@ def fit(self:Learner, epochs:int):
     "Train for `epochs` epochs (fewer when a callback stops early); returns `self`."
     self.n_epochs, self.start_epoch, self.epoch, self.stop_reason, self.log = epochs, 0, 0, None, {}
     self.opt = make_optimizer(self.model.parameters(), self.opt_name, self.lr, self.wd)
-    self.sched_note = schedule_fallback(self.sched_spec, epochs, len(self.train_dl))  # or None
-    self.sched, self.sched_per = make_scheduler(self.opt, self.sched_spec, epochs, len(self.train_dl))
+    self.sched_note = schedule_fallback(self.sched_spec, epochs, len(self.train_dl))  # or None: computed once
+    self.sched, self.sched_per = make_scheduler(self.opt, self.sched_spec, epochs, len(self.train_dl), self.sched_note)
     self._fit()
     return self
 
@@ -306,12 +322,6 @@ def load_state_dict(self:Learner, st:dict):
         if type(cb).__name__ in st['cbs']: cb.load_state_dict(st['cbs'][type(cb).__name__])
     set_rng_states(st['rng'], *self._gens())
     self.epoch, self.start_epoch, self.stop_reason = st['epoch'], st['epoch'] + 1, st['stop_reason']
-
-# %% ../nbs/05_learner.ipynb #75fb9b2f
-class SingleBatchCB(Callback):
-    "Cut every pass after one batch (smoke tests); the epoch is still logged and checkpointed."
-    order = 100
-    def after_batch(self, learn): raise CancelEpochException()
 
 # %% ../nbs/05_learner.ipynb #4904b2bb
 def _as_tuple(o): return tuple(o) if isinstance(o, (tuple, list)) else (o,)

@@ -1,4 +1,4 @@
-"""The model registries of both tasks: build a model by name, load it from a checkpoint, and score it beside the baselines.
+"""The model registries of both tasks: build a model by name, write checkpoints while training (atomically, with exact resume) and load a model from one, and score it beside the baselines.
 
 Docs: https://balldetect.github.io/balldetect/models.html.md"""
 
@@ -6,38 +6,32 @@ Docs: https://balldetect.github.io/balldetect/models.html.md"""
 
 # %% ../nbs/07c_models.ipynb #c41d7e90
 from __future__ import annotations
-import importlib
+import re
+from pathlib import Path
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from . import baselines
-from .core import DataError, get_device
+from .core import DataError, atomic_path, get_device
 from .profiles import ARCH_DEFAULTS
-from .learner import get_preds
-from .callbacks import load_checkpoint
+from .learner import Callback, get_preds, to_plain
+from .callbacks import _better, dist_env
 from .metrics import detection_metrics, forecast_metrics
+from .detector import DETECTORS
+from .forecaster import FORECASTERS
 
 # %% auto #0
-__all__ = ['MODEL_REGISTRIES', 'N_INPUTS', 'METRIC_FNS', 'DEFAULT_ARCH', 'MONITOR', 'check_task', 'upgrade_config', 'registry',
-           'build_model', 'load_model', 'model_scores', 'baseline_scores', 'format_scores']
+__all__ = ['TASKS', 'CKPT_FORMAT', 'check_task', 'upgrade_config', 'registry', 'build_model', 'save_checkpoint',
+           'load_checkpoint', 'CheckpointCB', 'load_model', 'model_scores', 'baseline_scores', 'format_scores']
 
 # %% ../nbs/07c_models.ipynb #9ea0880f
-MODEL_REGISTRIES = {'detect': ('balldetect.detector', 'DETECTORS'),
-                    'forecast': ('balldetect.forecaster', 'FORECASTERS')}
-N_INPUTS = {'detect': 1, 'forecast': 2}  # detect: (img,) -> (presence, boxes)
-                                         # forecast: (obs, colours) -> (target,)
-METRIC_FNS = {'detect': detection_metrics, 'forecast': forecast_metrics}
+TASKS = {'detect': dict(models=DETECTORS, n_inputs=1, metrics=detection_metrics),     # (img,) -> (presence, boxes)
+         'forecast': dict(models=FORECASTERS, n_inputs=2, metrics=forecast_metrics)}  # (obs, colours) -> (target,)
 
 def check_task(task) -> str:
     "`task` if it is `detect` or `forecast`, else a `ValueError` that says so."
-    if task not in MODEL_REGISTRIES: raise ValueError(f"unknown task {task!r}; choose detect or forecast")
+    if task not in TASKS: raise ValueError(f"unknown task {task!r}; choose detect or forecast")
     return task
-
-# %% ../nbs/07c_models.ipynb #02817f4d
-DEFAULT_ARCH = {'detect': 'heatmap', 'forecast': 'physics'}
-
-# %% ../nbs/07c_models.ipynb #99ea9af3
-MONITOR = {'detect': ('valid_loss', 'min'), 'forecast': ('mse_px2', 'min')}
 
 # %% ../nbs/07c_models.ipynb #e8b3f4a5
 def upgrade_config(config:dict) -> dict:
@@ -54,8 +48,7 @@ def upgrade_config(config:dict) -> dict:
 # %% ../nbs/07c_models.ipynb #e5deda0e
 def registry(task:str) -> tuple:
     "The architectures of `task` (name -> class) and their training defaults."
-    mod, models = MODEL_REGISTRIES[check_task(task)]
-    return getattr(importlib.import_module(mod), models), ARCH_DEFAULTS[task]
+    return TASKS[check_task(task)]['models'], ARCH_DEFAULTS[task]
 
 def build_model(task:str, arch:str, arch_kwargs:dict|None=None) -> nn.Module:
     "A fresh `arch` model of `task` built with keyword arguments `arch_kwargs`."
@@ -65,6 +58,53 @@ def build_model(task:str, arch:str, arch_kwargs:dict|None=None) -> nn.Module:
     try: return models[arch](**(arch_kwargs or {}))
     except TypeError as e: raise ValueError(f"bad arch_kwargs for {task} arch {arch!r}: {e}") from None
 
+# %% ../nbs/07c_models.ipynb #1a7f28b5
+CKPT_FORMAT = 'balldetect-checkpoint-1'
+
+def save_checkpoint(obj:dict, path):
+    "Write `obj` with `torch.save` atomically (a stopped run never leaves half a file)."
+    with atomic_path(path) as t: torch.save(obj, t)
+    return Path(path)
+
+def load_checkpoint(path, map_location='cpu') -> dict:
+    "Load a checkpoint with `weights_only=True`; `DataError` when it is missing or not a checkpoint."
+    path = Path(path)
+    if not path.is_file(): raise DataError(path, 'no such checkpoint file')
+    try: ck = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch's own message runs over many lines, with terminal colours: its first line
+        first = (re.sub(r'\x1b\[[0-9;]*m', '', str(e)).strip().splitlines() or [''])[0][:200]
+        raise DataError(path, f'not a readable checkpoint ({type(e).__name__}: {first})') from None
+    if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT:
+        raise DataError(path, f'not a balldetect checkpoint (no format {CKPT_FORMAT!r})')
+    return ck
+
+# %% ../nbs/07c_models.ipynb #7a15eeda
+class CheckpointCB(Callback):
+    """Write `best.pt` (weights + `meta` + metrics) on improvement and `last.pt` (full state) every epoch to
+    `path`."""
+    order = 90
+    def __init__(self, path, monitor='valid_loss', mode='min', meta=None, resume=False):
+        self.path, self.monitor, self.mode = Path(path), monitor, mode
+        self.meta, self.resume = to_plain(meta or {}), resume
+    def before_fit(self, learn):
+        self.best, self.best_epoch = None, None
+        if self.resume and (self.path/'last.pt').exists():
+            st = load_checkpoint(self.path/'last.pt')['state']
+            renamed = {'EpochTimeBudgetCB': 'TimeBudgetCB'}  # the name under DDP before 2026-12-03
+            st['cbs'] = {renamed.get(k, k): v for k, v in st['cbs'].items()}
+            learn.load_state_dict(st)
+    def after_epoch(self, learn):
+        if learn.training or dist_env()[0]: return  # under DDP only rank 0 writes
+        if _better(learn.log[self.monitor], self.best, self.mode):
+            self.best, self.best_epoch = learn.log[self.monitor], learn.epoch
+            save_checkpoint({'format': CKPT_FORMAT, 'model': learn.model.state_dict(), **self.meta,
+                             'epoch': learn.epoch, 'monitor': self.monitor, 'metrics': to_plain(learn.log)},
+                            self.path/'best.pt')
+        save_checkpoint({'format': CKPT_FORMAT, **self.meta, 'state': learn.state_dict()},
+                        self.path/'last.pt')
+    def state_dict(self): return {'best': self.best, 'best_epoch': self.best_epoch}
+    def load_state_dict(self, st): self.best, self.best_epoch = st['best'], st['best_epoch']
+
 # %% ../nbs/07c_models.ipynb #3cb33501
 def load_model(checkpoint, task:str|None=None, device='cpu') -> tuple:
     """The model stored in `checkpoint` (eval mode, on `device`) and the checkpoint dict; `task` checks its
@@ -72,7 +112,7 @@ def load_model(checkpoint, task:str|None=None, device='cpu') -> tuple:
     ck = load_checkpoint(checkpoint)
     cfg = ck['config'] = upgrade_config(ck.get('config') or {})
     weights = ck.get('model', (ck.get('state') or {}).get('model'))
-    if weights is None or cfg.get('task') not in MODEL_REGISTRIES or 'arch' not in cfg:
+    if weights is None or cfg.get('task') not in TASKS or 'arch' not in cfg:
         raise DataError(checkpoint, 'holds no model weights and config (use the best.pt of a training run)')
     if task is not None and cfg['task'] != check_task(task):
         raise DataError(checkpoint, f"is a {cfg['task']} checkpoint ({cfg['arch']}), not a {task} one")
@@ -86,8 +126,8 @@ def load_model(checkpoint, task:str|None=None, device='cpu') -> tuple:
 # %% ../nbs/07c_models.ipynb #ee6aa1f9
 def model_scores(model, ds, task:str, *, bs:int=128, device='auto') -> dict:
     "Metrics of `model` on dataset `ds` of `task`."
-    preds, targs = get_preds(model, DataLoader(ds, bs), n_inp=N_INPUTS[task], device=device)
-    return METRIC_FNS[task](*preds, *targs)
+    preds, targs = get_preds(model, DataLoader(ds, bs), n_inp=TASKS[task]['n_inputs'], device=device)
+    return TASKS[task]['metrics'](*preds, *targs)
 
 def baseline_scores(task:str, ds) -> dict:
     "Metrics of the baselines of `task` on the items of `ds` (name -> metrics)."

@@ -1,4 +1,4 @@
-"""One word sets the size of every run: what `smoke`, `default` and `full` mean for each kind of run, in one place.
+"""One word sets the size of every run: what `smoke`, `default` and `full` mean for each kind of run, and every training default, in one place.
 
 Docs: https://balldetect.github.io/balldetect/profiles.html.md"""
 
@@ -6,13 +6,15 @@ Docs: https://balldetect.github.io/balldetect/profiles.html.md"""
 
 # %% ../nbs/00a_profiles.ipynb #8e98b028
 from __future__ import annotations
+import inspect, json, math
 from pathlib import Path
 from .core import IMG_SIZE, datasets_dir
 
 # %% auto #0
-__all__ = ['PROFILES', 'DETECTOR_DEFAULTS', 'FORECASTER_DEFAULTS', 'ARCH_DEFAULTS', 'PROFILE_CAPS', 'FINETUNE',
-           'FASTAI_DET_PROFILES', 'FASTAI_FC_PROFILES', 'HP_BUDGETS', 'REPORT_LIMITS', 'PROFILE_TABLES', 'get_profile',
-           'sim_data_dir', 'per_profile', 'profile_gaps', 'profile_settings']
+__all__ = ['PROFILES', 'DETECTOR_DEFAULTS', 'FORECASTER_DEFAULTS', 'ARCH_DEFAULTS', 'PROFILE_CAPS', 'FINETUNE', 'TRAIN_DEFAULTS',
+           'FALLBACKS', 'DEFAULT_ARCH', 'MONITOR', 'CONFIG_MINIMA', 'CONFIG_POSITIVE', 'FASTAI_DET_PROFILES',
+           'FASTAI_FC_PROFILES', 'HP_BUDGETS', 'REPORT_LIMITS', 'PROFILE_TABLES', 'get_profile', 'sim_data_dir',
+           'per_profile', 'train_config', 'value_fits', 'check_config', 'profile_gaps', 'profile_settings']
 
 # %% ../nbs/00a_profiles.ipynb #6f7213a2
 PROFILES = {
@@ -65,6 +67,97 @@ PROFILE_CAPS = {'smoke': dict(max_train=256, max_eval=128), 'default': {}, 'full
 
 # %% ../nbs/00a_profiles.ipynb #17649c05
 FINETUNE = dict(lr_factor=0.2, epochs=dict(smoke=2, default=4, full=20))
+
+# %% ../nbs/00a_profiles.ipynb #b703a665
+def train_config(
+    task:str|None=None, # detect or forecast (required; the option is --task, or --model)
+    arch:str|None=None, # architecture, a registry key; default: our own design, heatmap or physics
+    arch_kwargs:dict|None=None, # keyword arguments of the model class (a JSON object)
+    data_dir:str|None=None, # dataset folder; default datasets/sim (datasets/sim_smoke for the smoke profile)
+    out:str|None=None, # run folder; default runs/<task>_<arch>_<time>
+    profile:str='default', # run profile: epochs, patience, time box, item caps (see 00a_profiles)
+    epochs:int|None=None, # epochs to train; default: the arch's recipe for the profile, else the profile's
+    patience:int|None=None, # epochs without improvement before stopping; default as for epochs
+    time_budget_s:float|None=None, # stop training after this many seconds; default as for epochs
+    lr:float|None=None, # learning rate; default: the arch's recipe (DETECTOR_DEFAULTS, FORECASTER_DEFAULTS)
+    wd:float|None=None, # weight decay; default: the arch's recipe
+    bs:int|None=None, # batch size; default: the arch's recipe
+    opt:str|None=None, # optimiser, adam or adamw; default: the arch's recipe
+    sched=None, # learning-rate schedule (05_learner); default: the arch's recipe
+    seed:int=0, # seeds python, numpy, torch and the shuffling
+    device:str='auto', # auto (CUDA when present), cpu, cuda, ...
+    resume:bool=False, # continue the run in the run folder from its last.pt
+    generate_if_missing:bool=False, # simulate the data set when the dataset folder does not exist
+    evaluate_test:bool=True, # score the best checkpoint and the baselines on the test split
+    monitor:str|None=None, # the validation number that picks the best epoch; default per task (MONITOR)
+    mode:str|None=None, # min or max: which way the monitored number is better; default per task
+    max_train:int|None=None, # at most this many training items (the smoke profile sets it)
+    max_eval:int|None=None, # at most this many validation and test items (the smoke profile sets it)
+    windows:bool|int|dict|None=None, # forecasters: random training windows (RandomWindowCB; an int: the shortest; a dict: its arguments); default: the arch's
+    split:str|None=None, # explicit split, like train=0:80,valid=80:90,test=90:100; default D/split.json
+    amp:bool=True, # mixed precision on CUDA
+    num_workers:int=0, # DataLoader worker processes (0: batches drawn in the training process)
+    progress:bool=True, # progress bars
+    single_batch:bool=False, # train and validate on one batch: a quick check that the loop runs
+    augment:bool|None=None, # detectors: domain randomisation; default: on for synthetic data only
+    prior:bool|str|None=None, # forecasters on course data: simulated sequences join the training part (true: the profile's set; a folder; false: none); default: the arch's recipe
+    prior_sequences:int|None=None, # at most this many sequences of the prior; default: the arch's recipe
+    init:str|None=None, # best.pt of a run of the same arch whose weights start this one (fine-tuning)
+    compile:bool=False, # torch.compile the model (off: not measured to help yet)
+) -> dict:
+    "A training config: the keys given, over the defaults of the others (`None`: chosen by `resolve_config`)."
+    return dict(locals())
+
+# %% ../nbs/00a_profiles.ipynb #cca7cb98
+TRAIN_DEFAULTS = train_config()
+
+# %% ../nbs/00a_profiles.ipynb #61696763
+FALLBACKS = dict(lr=1e-3, wd=0., bs=64, opt='adam', sched='onecycle')  # an arch without a recipe
+
+# %% ../nbs/00a_profiles.ipynb #02817f4d
+DEFAULT_ARCH = {'detect': 'heatmap', 'forecast': 'physics'}
+
+# %% ../nbs/00a_profiles.ipynb #99ea9af3
+MONITOR = {'detect': ('valid_loss', 'min'), 'forecast': ('mse_px2', 'min')}
+
+# %% ../nbs/00a_profiles.ipynb #a6a38009
+CONFIG_MINIMA = dict(epochs=1, bs=1, max_train=1, max_eval=1, prior_sequences=1, patience=0, seed=0, num_workers=0, wd=0.)
+CONFIG_POSITIVE = ('lr', 'time_budget_s')  # above 0
+_JSON_TYPES = {'str': ((str,), 'a string'), 'int': ((int,), 'an integer'), 'float': ((int, float), 'a number'),
+               'bool': ((bool,), 'true or false'), 'dict': ((dict,), 'a JSON object'), 'None': ((type(None),), 'null')}
+
+# %% ../nbs/00a_profiles.ipynb #bfd6d162
+def value_fits(value, annotation:str) -> bool:
+    "Whether JSON `value` has one of the types of `annotation` (like `'int|None'`); a bool is no number."
+    names = [n.strip() for n in annotation.split('|')]
+    if isinstance(value, bool): return 'bool' in names
+    return any(isinstance(value, _JSON_TYPES[n][0]) for n in names if n in _JSON_TYPES)
+
+def _expected(annotation:str) -> str:
+    "What `annotation` asks for, in words."
+    return ' or '.join(_JSON_TYPES[n.strip()][1] for n in annotation.split('|'))
+
+# %% ../nbs/00a_profiles.ipynb #e7b89491
+def _range_fault(key:str, value) -> str|None:
+    "What is wrong with the range of number `value` of config `key`, or None."
+    if isinstance(value, bool) or not isinstance(value, (int, float)): return None
+    if not math.isfinite(value): return f'must be a finite number, got {value!r}'
+    if key in CONFIG_MINIMA and value < CONFIG_MINIMA[key]:
+        return f'must be at least {CONFIG_MINIMA[key]}, got {value!r}'
+    if key in CONFIG_POSITIVE and value <= 0: return f'must be above 0, got {value!r}'
+    return None
+
+def check_config(cfg:dict) -> dict:
+    """`cfg` when each value has the type `train_config` declares and lies in range, else a `ValueError` naming
+    the key (the optimiser and schedule: `check_optim` of `05_learner`)."""
+    for key, param in inspect.signature(train_config).parameters.items():
+        value = cfg.get(key)
+        if key in cfg and param.annotation is not param.empty and not value_fits(value, param.annotation):
+            raise ValueError(f'{key}: expected {_expected(param.annotation)}, got {json.dumps(value)}')
+        if fault := _range_fault(key, value): raise ValueError(f'{key}: {fault}')
+    if cfg.get('mode') is not None and cfg['mode'] not in ('min', 'max'):
+        raise ValueError(f"mode: choose min or max, got {cfg['mode']!r}")
+    return cfg
 
 # %% ../nbs/00a_profiles.ipynb #1c0442df
 _FASTAI_DET_COMMON = dict(arch='small', stages=2, size=IMG_SIZE, box_weight=20., pretrained=True)

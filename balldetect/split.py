@@ -1,4 +1,4 @@
-"""The split by sequence, written once beside the data; the datasets and loaders of each task.
+"""The split by sequence, written once beside the data; the datasets of each task, and the batches drawn from them on the device.
 
 Docs: https://balldetect.github.io/balldetect/split.html.md"""
 
@@ -8,13 +8,14 @@ Docs: https://balldetect.github.io/balldetect/split.html.md"""
 from __future__ import annotations
 from pathlib import Path
 import numpy as np
+import torch
 from .core import DETECT_FRAMES, DataError, load_json, save_json
 from .data import (KINDS, DetectionDataset, FullSequenceDataset, PresentBoxesDataset,
                              SequenceDataset, find_folder, scan_pairs, writable)
 
 # %% auto #0
-__all__ = ['SPLIT_NAME', 'SPLIT_PARTS', 'TASKS', 'detection_indices', 'sequence_ids', 'make_split', 'parse_split', 'load_split',
-           'split_parts', 'get_datasets']
+__all__ = ['SPLIT_NAME', 'SPLIT_PARTS', 'DATASETS', 'BATCHERS', 'detection_indices', 'sequence_ids', 'make_split', 'parse_split',
+           'load_split', 'split_parts', 'get_datasets', 'DeviceBatches']
 
 # %% ../nbs/02a_split.ipynb #fd853649
 SPLIT_NAME, SPLIT_PARTS = 'split.json', ('train', 'valid', 'test')
@@ -92,8 +93,8 @@ def load_split(data_dir, spec=None, *, seed:int=0) -> dict:
     return sp
 
 # %% ../nbs/02a_split.ipynb #1e91e189
-TASKS = {'detect': DetectionDataset, 'present': PresentBoxesDataset, 'forecast': SequenceDataset,
-         'sequence': FullSequenceDataset}
+DATASETS = {'detect': DetectionDataset, 'present': PresentBoxesDataset, 'forecast': SequenceDataset,
+            'sequence': FullSequenceDataset}  # the views of one folder, by name
 
 # %% ../nbs/02a_split.ipynb #b786a856
 def split_parts(full, parts:dict) -> dict:
@@ -104,7 +105,51 @@ def split_parts(full, parts:dict) -> dict:
 
 # %% ../nbs/02a_split.ipynb #eb7bdfa4
 def get_datasets(data_dir, task:str='detect', split=None, *, seed:int=0, cache:bool=True, **kw) -> dict:
-    "The train/valid/test datasets of `task` (see `TASKS`) over `data_dir`, split by sequence."
-    if task not in TASKS: raise ValueError(f'unknown task {task!r}; choose one of {", ".join(TASKS)}')
+    "The train/valid/test datasets of `task` (a view of `DATASETS`) over `data_dir`, split by sequence."
+    if task not in DATASETS: raise ValueError(f'unknown task {task!r}; choose one of {", ".join(DATASETS)}')
     parts = load_split(data_dir, split, seed=seed)
-    return split_parts(TASKS[task](data_dir, cache=cache, **kw), parts)
+    return split_parts(DATASETS[task](data_dir, cache=cache, **kw), parts)
+
+# %% ../nbs/02a_split.ipynb #5291ce11
+def _detection_batch(ds, tensors, rows):
+    imgs, presence, boxes = (t[rows] for t in tensors)
+    return imgs.float().div_(255), presence, boxes  # (B,3,100,100) in [0,1], (B,9), (B,9,4)
+
+def _sequence_batch(ds, tensors, rows):
+    seq, colours = (t[rows] for t in tensors)
+    return seq[:, :ds.n_obs], colours, seq[:, ds.n_obs]  # (B,n_obs,3,4), (B,9), (B,3,4)
+
+BATCHERS = {DetectionDataset: (('images', 'presence', 'boxes'), _detection_batch),
+            SequenceDataset: (('seq', 'colours'), _sequence_batch)}
+
+# %% ../nbs/02a_split.ipynb #4bef8c13
+class DeviceBatches:
+    """Batches of `ds` drawn by indexing its tensors on `device`; rank `rank` of `world` (DDP) gets its share
+    of each."""
+    def __init__(self, ds, bs:int, *, shuffle:bool=False, generator=None, drop_last:bool=False, device='cpu',
+                 rank:int=0, world:int=1):
+        if type(ds) not in BATCHERS:
+            known = ', '.join(c.__name__ for c in BATCHERS)
+            raise TypeError(f"no batcher for {type(ds).__name__}; known: {known}")
+        names, self.fetch = BATCHERS[type(ds)]
+        self.ds, self.bs, self.shuffle, self.drop_last = ds, bs, shuffle, drop_last
+        self.rank, self.world = rank, world
+        if generator is None and shuffle: generator = torch.Generator().manual_seed(0)
+        self.generator = generator
+        self.device, rows = torch.device(device), torch.from_numpy(ds.rows)
+        if self.device.type == 'cpu': self.tensors, self.rows = tuple(getattr(ds, n) for n in names), rows
+        else:  # only the split's rows go to the device
+            self.tensors = tuple(getattr(ds, n)[rows].to(self.device) for n in names)
+            self.rows = torch.arange(len(rows), device=self.device)
+
+    def __len__(self):
+        n = len(self.rows)
+        return n // self.bs if self.drop_last else -(-n // self.bs)
+
+    def __iter__(self):
+        n = len(self.rows)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        order = self.rows[order.to(self.rows.device)]  # the one copy to the device of the epoch
+        for b in range(len(self)):
+            yield self.fetch(self.ds, self.tensors,
+                             order[b * self.bs:(b + 1) * self.bs][self.rank::self.world])

@@ -6,126 +6,32 @@ Docs: https://balldetect.github.io/balldetect/train.html.md"""
 
 # %% ../nbs/08_train.ipynb #fd83402f
 from __future__ import annotations
-import argparse, errno, hashlib, inspect, json, math, os, sys, time
+import argparse, errno, hashlib, json, os, sys, time
 from functools import partial
 from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 from fastcore.docments import docments
 from .core import DataError, folder_lock, load_json, runs_dir, save_json, seed_everything
-from .profiles import FINETUNE, PROFILE_CAPS, PROFILES, get_profile, per_profile, sim_data_dir
+from .profiles import (DEFAULT_ARCH, FALLBACKS, FINETUNE, MONITOR, PROFILE_CAPS, PROFILES, TRAIN_DEFAULTS,
+                                 check_config, get_profile, per_profile, sim_data_dir, train_config)
 from .data import SequenceDataset, join_sequences
-from .split import get_datasets
+from .split import DeviceBatches, get_datasets
 from .viz import prediction_panel
-from .devices import DeviceBatches, barrier, close_distributed, distribute, init_distributed
-from .learner import (OPTIMIZERS, Learner, NonFiniteLossError, n_params, SingleBatchCB, parse_sched,
-                                schedule_fallback, to_plain)
-from .callbacks import (CheckpointCB, CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB,
-                                  TensorBoardCB, TimeBudgetCB, load_checkpoint)
-from .models import (DEFAULT_ARCH, METRIC_FNS, MONITOR, N_INPUTS, baseline_scores, build_model,
-                               check_task, format_scores, load_model, model_scores, registry, upgrade_config)
+from .learner import Learner, NonFiniteLossError, check_optim, n_params, parse_sched, to_plain
+from .callbacks import (CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB, SingleBatchCB,
+                                  TensorBoardCB, TimeBudgetCB, barrier, close_distributed, distribute,
+                                  init_distributed)
+from .models import (TASKS, CheckpointCB, baseline_scores, build_model,
+                               check_task, format_scores, load_checkpoint, load_model, model_scores, registry,
+                               upgrade_config)
 
 
 # %% auto #0
-__all__ = ['TRAIN_DEFAULTS', 'FALLBACKS', 'CONFIG_MINIMA', 'CONFIG_POSITIVE', 'SCHEDULES', 'SIM_MARKERS', 'RUN_FILES',
-           'TB_EVENTS', 'TB_HPARAMS', 'TRAIN_FLAGS', 'train_config', 'value_fits', 'check_config', 'resolve_config',
-           'ensure_data', 'data_source', 'prior_folder', 'ensure_prior', 'prior_items', 'make_loaders',
-           'data_fingerprint', 'prepare_out', 'make_learner', 'init_weights', 'train', 'finish', 'run_files_left',
-           'add_train_args', 'config_from_args', 'run_train']
-
-# %% ../nbs/08_train.ipynb #b703a665
-def train_config(
-    task:str|None=None, # detect or forecast (required; the option is --task, or --model)
-    arch:str|None=None, # architecture, a registry key; default: our own design, heatmap or physics
-    arch_kwargs:dict|None=None, # keyword arguments of the model class (a JSON object)
-    data_dir:str|None=None, # dataset folder; default datasets/sim (datasets/sim_smoke for the smoke profile)
-    out:str|None=None, # run folder; default runs/<task>_<arch>_<time>
-    profile:str='default', # run profile: epochs, patience, time box, item caps (see 00a_profiles)
-    epochs:int|None=None, # epochs to train; default: the arch's recipe for the profile, else the profile's
-    patience:int|None=None, # epochs without improvement before stopping; default as for epochs
-    time_budget_s:float|None=None, # stop training after this many seconds; default as for epochs
-    lr:float|None=None, # learning rate; default: the arch's recipe (DETECTOR_DEFAULTS, FORECASTER_DEFAULTS)
-    wd:float|None=None, # weight decay; default: the arch's recipe
-    bs:int|None=None, # batch size; default: the arch's recipe
-    opt:str|None=None, # optimiser, adam or adamw; default: the arch's recipe
-    sched=None, # learning-rate schedule (05_learner); default: the arch's recipe
-    seed:int=0, # seeds python, numpy, torch and the shuffling
-    device:str='auto', # auto (CUDA when present), cpu, cuda, ...
-    resume:bool=False, # continue the run in the run folder from its last.pt
-    generate_if_missing:bool=False, # simulate the data set when the dataset folder does not exist
-    evaluate_test:bool=True, # score the best checkpoint and the baselines on the test split
-    monitor:str|None=None, # the validation number that picks the best epoch; default per task (MONITOR)
-    mode:str|None=None, # min or max: which way the monitored number is better; default per task
-    max_train:int|None=None, # at most this many training items (the smoke profile sets it)
-    max_eval:int|None=None, # at most this many validation and test items (the smoke profile sets it)
-    windows:bool|int|dict|None=None, # forecasters: random training windows (RandomWindowCB; an int: the shortest; a dict: its arguments); default: the arch's
-    split:str|None=None, # explicit split, like train=0:80,valid=80:90,test=90:100; default D/split.json
-    amp:bool=True, # mixed precision on CUDA
-    num_workers:int=0, # DataLoader worker processes (0: batches drawn in the training process)
-    progress:bool=True, # progress bars
-    single_batch:bool=False, # train and validate on one batch: a quick check that the loop runs
-    augment:bool|None=None, # detectors: domain randomisation; default: on for synthetic data only
-    prior:bool|str|None=None, # forecasters on course data: simulated sequences join the training part (true: the profile's set; a folder; false: none); default: the arch's recipe
-    prior_sequences:int|None=None, # at most this many sequences of the prior; default: the arch's recipe
-    init:str|None=None, # best.pt of a run of the same arch whose weights start this one (fine-tuning)
-    compile:bool=False, # torch.compile the model (off: not measured to help yet)
-) -> dict:
-    "A training config: the keys given, over the defaults of the others (`None`: chosen by `resolve_config`)."
-    return dict(locals())
-
-# %% ../nbs/08_train.ipynb #cca7cb98
-TRAIN_DEFAULTS = train_config()
-
-# %% ../nbs/08_train.ipynb #61696763
-FALLBACKS = dict(lr=1e-3, wd=0., bs=64, opt='adam', sched='onecycle')  # an arch without a recipe
-
-# %% ../nbs/08_train.ipynb #a6a38009
-CONFIG_MINIMA = dict(epochs=1, bs=1, max_train=1, max_eval=1, prior_sequences=1, patience=0, seed=0, num_workers=0, wd=0.)
-CONFIG_POSITIVE = ('lr', 'time_budget_s')  # above 0
-SCHEDULES = ('none', 'step', 'onecycle', 'cosine')
-_JSON_TYPES = {'str': ((str,), 'a string'), 'int': ((int,), 'an integer'), 'float': ((int, float), 'a number'),
-               'bool': ((bool,), 'true or false'), 'dict': ((dict,), 'a JSON object'), 'None': ((type(None),), 'null')}
-
-# %% ../nbs/08_train.ipynb #bfd6d162
-def value_fits(value, annotation:str) -> bool:
-    "Whether JSON `value` has one of the types of `annotation` (like `'int|None'`); a bool is no number."
-    names = [n.strip() for n in annotation.split('|')]
-    if isinstance(value, bool): return 'bool' in names
-    return any(isinstance(value, _JSON_TYPES[n][0]) for n in names if n in _JSON_TYPES)
-
-def _expected(annotation:str) -> str:
-    "What `annotation` asks for, in words."
-    return ' or '.join(_JSON_TYPES[n.strip()][1] for n in annotation.split('|'))
-
-# %% ../nbs/08_train.ipynb #e7b89491
-def _range_fault(key:str, value) -> str|None:
-    "What is wrong with the range of number `value` of config `key`, or None."
-    if isinstance(value, bool) or not isinstance(value, (int, float)): return None
-    if not math.isfinite(value): return f'must be a finite number, got {value!r}'
-    if key in CONFIG_MINIMA and value < CONFIG_MINIMA[key]:
-        return f'must be at least {CONFIG_MINIMA[key]}, got {value!r}'
-    if key in CONFIG_POSITIVE and value <= 0: return f'must be above 0, got {value!r}'
-    return None
-
-def check_config(cfg:dict) -> dict:
-    """`cfg` when each value has the type `train_config` declares and lies in range, else a `ValueError` naming
-    the key."""
-    for key, param in inspect.signature(train_config).parameters.items():
-        value = cfg.get(key)
-        if key in cfg and param.annotation is not param.empty and not value_fits(value, param.annotation):
-            raise ValueError(f'{key}: expected {_expected(param.annotation)}, got {json.dumps(value)}')
-        if fault := _range_fault(key, value): raise ValueError(f'{key}: {fault}')
-    if cfg.get('opt') is not None and cfg['opt'] not in OPTIMIZERS:
-        raise ValueError(f"opt: choose one of {', '.join(OPTIMIZERS)}, got {cfg['opt']!r}")
-    if cfg.get('mode') is not None and cfg['mode'] not in ('min', 'max'):
-        raise ValueError(f"mode: choose min or max, got {cfg['mode']!r}")
-    sched = cfg.get('sched')
-    listed = isinstance(sched, (list, tuple)) and len(sched) and isinstance(sched[0], str)  # ['step', 30, 0.3]
-    if not (sched is None or isinstance(sched, (str, dict)) or listed):
-        raise ValueError(f'sched: expected a name, a list or a JSON object, got {json.dumps(sched)}')
-    if (name := parse_sched(sched).get('name')) not in SCHEDULES:
-        raise ValueError(f"sched: choose one of {', '.join(SCHEDULES)}, got {name!r}")
-    return cfg
+__all__ = ['SIM_MARKERS', 'RUN_FILES', 'TB_EVENTS', 'TB_HPARAMS', 'TRAIN_FLAGS', 'resolve_config', 'ensure_data', 'data_source',
+           'prior_folder', 'ensure_prior', 'prior_items', 'make_loaders', 'data_fingerprint', 'prepare_out',
+           'make_learner', 'init_weights', 'train', 'finish', 'run_files_left', 'add_train_args', 'config_from_args',
+           'run_train']
 
 # %% ../nbs/08_train.ipynb #d128c7a9
 def resolve_config(config:dict) -> dict:
@@ -136,6 +42,7 @@ def resolve_config(config:dict) -> dict:
     given = {k: v for k, v in config.items() if v is not None}
     if 'task' not in given: raise ValueError("config needs 'task': detect or forecast")
     check_config(given)  # before the values are combined
+    check_optim(given.get('opt'), given.get('sched'))
     if given.get('resume') and not given.get('out'):
         raise ValueError("resume needs 'out': the folder of the run to continue")
     task, prof = check_task(given['task']), get_profile(given.get('profile', 'default'))
@@ -275,7 +182,7 @@ TB_HPARAMS = ('task', 'arch', 'arch_kwargs', 'profile', 'data_dir', 'lr', 'wd', 
 def make_learner(cfg:dict, model, train_dl, valid_dl, meta:dict, resume:bool=False) -> Learner:
     "The `Learner` for `cfg`, writing its history and checkpoints (with `meta`) to `cfg['out']`."
     task, out = cfg['task'], Path(cfg['out'])
-    cbs = [MetricsCB(METRIC_FNS[task]), ProgressCB(show=cfg['progress']), CSVLoggerCB(out),
+    cbs = [MetricsCB(TASKS[task]['metrics']), ProgressCB(show=cfg['progress']), CSVLoggerCB(out),
            EarlyStoppingCB(cfg['monitor'], cfg['mode'], cfg['patience']), TimeBudgetCB(cfg['time_budget_s']),
            CheckpointCB(out, cfg['monitor'], cfg['mode'], meta=meta, resume=resume),
            TensorBoardCB(out, {k: cfg[k] for k in TB_HPARAMS}, cfg['monitor'], cfg['mode'],
@@ -287,7 +194,7 @@ def make_learner(cfg:dict, model, train_dl, valid_dl, meta:dict, resume:bool=Fal
         from balldetect.augment import DomainRandomCB
         cbs.append(DomainRandomCB())
     if cfg.get('single_batch'): cbs.append(SingleBatchCB())
-    return Learner(model, train_dl, valid_dl, n_inp=N_INPUTS[task], lr=cfg['lr'], wd=cfg['wd'],
+    return Learner(model, train_dl, valid_dl, n_inp=TASKS[task]['n_inputs'], lr=cfg['lr'], wd=cfg['wd'],
                    opt=cfg['opt'], sched=cfg['sched'], cbs=cbs, device=cfg['device'], amp=cfg['amp'])
 
 # %% ../nbs/08_train.ipynb #e1a2b002
@@ -317,7 +224,6 @@ def train(config:dict) -> dict:
     if cfg.get('augment') is None: cfg['augment'] = task == 'detect' and source == 'synthetic'
     dss, train_dl, valid_dl = make_loaders(cfg, device, rank, world)
     fp = data_fingerprint(dss)
-    note = schedule_fallback(cfg['sched'], cfg['epochs'], len(train_dl))  # checked before `out` is touched
     seed_everything(cfg['seed'])
     model = build_model(task, cfg['arch'], cfg['arch_kwargs'])  # bad arch_kwargs or init: no folder made
     if cfg.get('init'): init_weights(model, cfg)
@@ -331,7 +237,6 @@ def train(config:dict) -> dict:
         if rank == 0: save_json(cfg, out/'config.json')
         learn = make_learner(cfg, model, train_dl, valid_dl, meta, resume)
         if world > 1: distribute(learn, rank, world)
-        if note and rank == 0: print(f'note: {note}', flush=True)
         status, error = 'ok', None
         try: learn.fit(cfg['epochs'])
         except NonFiniteLossError as e: status, error = 'nonfinite_loss', str(e)

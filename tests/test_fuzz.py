@@ -12,10 +12,10 @@ from PIL import Image
 from balldetect.core import IMG_SIZE, DataError
 from balldetect.data import check_boxes, decode_jpeg, read_npys
 from balldetect.evaluate import read_image
-from balldetect.callbacks import CKPT_FORMAT
+from balldetect.models import CKPT_FORMAT
 from balldetect.models import build_model, load_model
 from balldetect.download import safe_extract
-from balldetect.train import TRAIN_DEFAULTS, check_config
+from balldetect.profiles import TRAIN_DEFAULTS, check_config
 from cli_run import run
 
 CASES = dict(npy=600, boxes=600, image=400, config=500, checkpoint=200, archive=300)

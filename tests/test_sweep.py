@@ -152,8 +152,8 @@ def test_schedules_run_any_number_of_steps(sched, n_items, cap, bs, epochs):
     lr, n = 0.01, min(n_items, cap or n_items)
     steps = train_batches(n, bs)
     opt = make_optimizer(torch.nn.Linear(2, 1).parameters(), 'adamw', lr)
-    s, per = make_scheduler(opt, sched, epochs, steps)
     reason = schedule_fallback(sched, epochs, steps)
+    s, per = make_scheduler(opt, sched, epochs, steps, reason)
     assert (s is None) == (reason is not None or sched == 'none')
     for _ in range(epochs * steps if per == 'batch' else epochs):
         rate = opt.param_groups[0]['lr']

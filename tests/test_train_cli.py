@@ -35,7 +35,7 @@ def runs(data, tmp_path_factory):
     "One smoke training per task: {task: run folder}."
     root, res = tmp_path_factory.mktemp('runs'), {}
     for task in ('detect', 'forecast'):
-        rc, out, err = run('train', '--model', task, '--data-dir', data, '--out', root/task, '--profile', 'smoke', '--quiet')
+        rc, out, err = run('train', '--task', task, '--data-dir', data, '--out', root/task, '--profile', 'smoke', '--quiet')
         assert rc == 0, err
         assert 'run:' in out, out
         res[task] = root/task
@@ -69,7 +69,7 @@ def test_train_bad_input(argv, msg):
 
 def test_train_wrong_layout(tmp_path):
     (tmp_path/'mini_balls_seq').mkdir(); (tmp_path/'mini_balls_seq'/'p_00000.npy').write_bytes(b'junk')
-    rc, out, err = run('train', '--model', 'forecast', '--data-dir', tmp_path, '--out', tmp_path/'r', '--profile', 'smoke')
+    rc, out, err = run('train', '--task', 'forecast', '--data-dir', tmp_path, '--out', tmp_path/'r', '--profile', 'smoke')
     assert rc == 1 and err.startswith('error: '), err
 
 def test_train_bad_config(tmp_path):
@@ -79,7 +79,7 @@ def test_train_bad_config(tmp_path):
     rc, out, err = run('train', '--config', tmp_path/'c.json'); assert rc == 1 and 'lerning_rate' in err, err
 
 def test_evaluate(runs, data, tmp_path):
-    rc, out, err = run('evaluate', '--model', 'forecast', '--checkpoint', runs['forecast']/'best.pt', '--data-dir', data,
+    rc, out, err = run('evaluate', '--task', 'forecast', '--checkpoint', runs['forecast']/'best.pt', '--data-dir', data,
                        '--indices', '0:8', '--json', tmp_path/'ev.json')
     assert rc == 0, err
     res = json.loads((tmp_path/'ev.json').read_text())
