@@ -1,4 +1,4 @@
-"""The callbacks a training run adds to the `Learner`: metrics, progress bars, CSV/JSON logs, early stopping, a time budget, and training on several processes (DDP); the checkpoints are in `07c_models`.
+"""The callbacks a training run adds to the `Learner`: metrics, progress bars, CSV/JSON logs, early stopping, a time budget, and training on several processes (DDP); the checkpoints are in `06b_models`.
 
 Docs: https://balldetect.github.io/balldetect/callbacks.html.md"""
 
