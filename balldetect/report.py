@@ -13,11 +13,13 @@ from pathlib import Path
 from .core import (DataError, atomic_path, experiments_dir, folder_lock, load_json, project_root,
                              reports_dir, save_json)
 from .download import course_layout, real_roots
+from .evidence import report_data, task_data
 from .profiles import PROFILES, REPORT_LIMITS, get_profile, sim_data_dir
+from .train import data_source
 
 # %% auto #0
-__all__ = ['Experiment', 'EXPERIMENTS', 'REAL_SAMPLES', 'MATHJAX', 'PRINT_CSS', 'experiments', 'real_sample_dir',
-           'resolve_params', 'StepLog', 'report_data', 'kernel_output_to', 'run_experiment', 'collect_runs',
+__all__ = ['Experiment', 'EXPERIMENTS', 'REAL_SAMPLES', 'REAL_TEMPLATES', 'MATHJAX', 'PRINT_CSS', 'experiments',
+           'real_sample_dir', 'resolve_params', 'StepLog', 'kernel_output_to', 'run_experiment', 'collect_runs',
            'runs_data_dir', 'run_profile', 'clear_other_profile', 'export_html', 'find_chromium', 'print_pdf',
            'pdf_pages', 'build_report', 'run_one', 'render_report', 'add_report_args', 'run_report']
 
@@ -55,6 +57,7 @@ def experiments(task:str|None=None, role:str|None=None) -> list:
 # the sub-folder of real data each template's runs are also scored on: a sample, or the full course layout
 REAL_SAMPLES = {'train_detector.ipynb': ('mini_balls_sample', 'mini_balls'),
                 'train_forecaster.ipynb': ('mini_balls_seq_sample', 'mini_balls_seq')}
+REAL_TEMPLATES = dict(detect='train_detector.ipynb', forecast='train_forecaster.ipynb')  # the task's template with real_dir
 
 def real_sample_dir(template:str, real_dir=None) -> Path|None:
     "The real data that runs of `template` are also scored on, if any is at hand (never needed)."
@@ -80,22 +83,6 @@ class StepLog:
         el = time.time() - self.t0
         self.steps.append(dict(msg=msg, elapsed_s=round(el, 1), **info))
         if not self.quiet: print(f'[{el:7.1f}s] {msg}', flush=True)
-
-# %% ../nbs/10_report.ipynb #e2c04f84
-def report_data(data_dir=None, profile:str='default', log=print) -> Path:
-    "The data folder to use, generating the synthetic set when no folder is given and it is absent."
-    if data_dir is not None:
-        d = Path(data_dir)
-        if not course_layout(d):
-            raise DataError(d, 'expected mini_balls/ and mini_balls_seq/ inside (the course layout)')
-        return d
-    d = sim_data_dir(profile)
-    from balldetect.generate import generate, done_sequences
-    n = get_profile(profile)['sequences']
-    if len(done_sequences(d, n)) < n:
-        log(f'data: generating {n} synthetic sequences into {d}')
-        generate(d, sequences=n, seed=0, workers=os.cpu_count() or 1, progress=False)
-    return d
 
 # %% ../nbs/10_report.ipynb #afeec544
 @contextmanager
@@ -156,11 +143,11 @@ def collect_runs(runs_dir) -> list:
 
 # %% ../nbs/10_report.ipynb #b7c3e91a
 def runs_data_dir(runs_dir, data_dir=None, profile:str='smoke', log=print) -> Path:
-    "The data of runs made elsewhere: `data_dir`, else the folder they recorded if it is here, else ours."
+    "The data of runs made elsewhere: `data_dir`, else a folder they recorded, if here (a course one first), else ours."
     if data_dir is not None: return report_data(data_dir, profile, log)
-    for m in Path(runs_dir).glob('*/metrics.json'):
-        d = load_json(m).get('data_dir')
-        if d and course_layout(d): return Path(d)
+    found = [Path(d) for m in sorted(Path(runs_dir).glob('*/metrics.json'))
+             if (d := load_json(m).get('data_dir')) and course_layout(d)]
+    if found: return min(found, key=lambda d: data_source(d) == 'synthetic')  # a course folder before simulated images
     return report_data(None, profile, log)
 
 # %% ../nbs/10_report.ipynb #0e098d73
@@ -260,6 +247,7 @@ def build_report(profile:str='default', # run profile for every experiment: smok
                  quiet:bool=False, # no progress lines
                  runs_from=None, # run folders made elsewhere: no training, the report is assembled from them
                  real_dir=None, # real course data to also score the trained models on
+                 readme:bool=False, # write the README's results block (always so for the default build in reports/)
                 ) -> dict:
     "Run the experiments (or take `runs_from`), execute the report notebook, export HTML and PDF."
     get_profile(profile)
@@ -275,20 +263,27 @@ def build_report(profile:str='default', # run profile for every experiment: smok
         runs.mkdir(parents=True, exist_ok=True)
         data_dir = report_data(data_dir, profile, log)
         log(f'data: {data_dir}')
-        statuses = [run_one(e, profile, data_dir, device, runs, real_dir, log) for e in EXPERIMENTS
+    sim = data_source(data_dir) == 'synthetic'  # else a course folder: its images may be too few for detectors
+    plan = {t: task_data(t, None if sim else data_dir, lambda: data_dir if sim else report_data(None, profile, log),
+                         real_sample_dir(REAL_TEMPLATES[t], real_dir), log) for t in REAL_TEMPLATES}
+    if not runs_from:
+        statuses = [run_one(e, profile, *plan[e.task], device, runs, log) for e in EXPERIMENTS
                     if only is None or e.name in only]
-    html, pdf = render_report(out, runs, data_dir, profile, log)
+    readme = readme or (profile == 'default' and out.resolve() == reports_dir().resolve())
+    html, pdf = render_report(out, runs, data_dir, profile, log, detect_dir=plan['detect'][0], readme=readme)
     res = dict(html=str(html), pdf=str(pdf), runs=statuses, steps=log.steps, profile=profile,
-               data_dir=str(data_dir),
+               data_dir=str(data_dir), detect_data_dir=str(plan['detect'][0]),
                runs_from=str(runs_from) if runs_from else None)
-    save_json(res, out/'report_build.json')
+    rel = lambda p: p and os.path.relpath(Path(p).resolve(), project_root().resolve())  # no machine's own paths
+    save_json(dict(res, **{k: rel(res[k]) for k in ('html', 'pdf', 'data_dir', 'detect_data_dir', 'runs_from')}),
+              out/'report_build.json')
     return res
 
 # %% ../nbs/10_report.ipynb #b7c3e91b
-def run_one(e:Experiment, profile:str, data_dir, device:str, runs:Path, real_dir=None, log=print) -> dict:
-    "Run experiment `e` of the report into `runs/<name>`; log and return its status."
+def run_one(e:Experiment, profile:str, data_dir, real_dir, device:str, runs:Path, log=print) -> dict:
+    "Run experiment `e` of the report on `data_dir` (also scored on `real_dir`) into `runs/<name>`; log its status."
     limits = dict(REPORT_LIMITS[profile].get(e.name, {}))  # the default report's time boxes
-    if real := real_sample_dir(e.template, real_dir): limits['real_dir'] = str(real)
+    if real_dir and e.template in REAL_SAMPLES: limits['real_dir'] = str(real_dir)
     params = dict(e.params, profile=profile, data_dir=str(data_dir), device=device, **limits)
     clear_other_profile(runs/e.name, profile, log)  # a smoke report's run before a default one, say
     res = run_experiment(e.name, e.template, resolve_params(params, runs/e.name, profile), runs)
@@ -297,14 +292,15 @@ def run_one(e:Experiment, profile:str, data_dir, device:str, runs:Path, real_dir
     return res
 
 # %% ../nbs/10_report.ipynb #b7c3e91c
-def render_report(out:Path, runs:Path, data_dir, profile:str, log=print) -> tuple:
+def render_report(out:Path, runs:Path, data_dir, profile:str, log=print, detect_dir=None, readme=False) -> tuple:
     "Execute the report notebook on `runs`, export its HTML and print its PDF: `(html, pdf)`."
     import papermill as pm
     nb_out = out/'report.ipynb'
     pm.execute_notebook(str(experiments_dir()/'report.ipynb'), str(nb_out), kernel_name='python3',
                         cwd=str(project_root()),
                         parameters=dict(runs_dir=str(runs.resolve()), data_dir=str(Path(data_dir).resolve()),
-                                        profile=profile, out_dir=str(out.resolve())),
+                                        profile=profile, out_dir=str(out.resolve()),
+                                        detect_dir=str(Path(detect_dir or data_dir).resolve()), readme=readme),
                         progress_bar=False)
     log('report notebook executed')
     html = export_html(nb_out, out/'report.html')
@@ -327,6 +323,7 @@ def add_report_args(p):
     p.add_argument('--runs', default=None,
                    help='assemble the report from these run folders (made elsewhere), no training')
     p.add_argument('--real-dir', default=None, help='real course data to also score the trained models on')
+    p.add_argument('--readme', action='store_true', help="write the README's results (always for the default build)")
 
 def run_report(args) -> int:
     "Build the report; exit code 1 when any experiment failed (the report is still written)."
@@ -334,7 +331,7 @@ def run_report(args) -> int:
     if args.runs and not Path(args.runs).is_dir(): raise DataError(args.runs, 'no such run folder')
     with folder_lock(args.out or reports_dir(), 'report'):  # a second report into the same folder is refused
         res = build_report(args.profile, args.data_dir, args.out, args.device, args.only, runs_from=args.runs,
-                           real_dir=getattr(args, 'real_dir', None))
+                           real_dir=getattr(args, 'real_dir', None), readme=getattr(args, 'readme', False))
     failed = [r['name'] for r in res['runs'] if r['status'] != 'ok']
     print(f"report: {res['html']}\nreport: {res['pdf']}")
     if failed: print(f"failed runs (marked in the report): {', '.join(failed)}")

@@ -304,33 +304,34 @@ def earlier_config_rows(task:str, cfg:dict|None) -> dict:
     rows['layers and loss'] = (pub['extras'], DASH)
     return rows
 
-# %% ../nbs/10b_labtext.ipynb #045e5336
-def _pct(v) -> str: return f'{fmt(100 * v)} %'
-
 # %% ../nbs/10b_labtext.ipynb #be04f1fe
+def _pct(v) -> str: return f'{fmt(100 * v)} %'  # a share in per cent, for the glance
 def glance_markdown(numbers:dict) -> str:
-    "The README's results paragraph from a report's `numbers.json` content."
-    synthetic = numbers.get('source') == 'synthetic'
-    src = 'synthetic data from the calibrated simulator' if synthetic else 'the course data'
+    "The README's results paragraph from a report's `numbers.json` content, the numbers on real data first."
+    lab, synthetic = numbers.get('labels') or {}, numbers.get('source') == 'synthetic'
+    src = (f"detectors trained on {lab['detect']}, forecasters on {lab['forecast']}" if lab else
+           'synthetic data from the calibrated simulator' if synthetic else 'the course data')
     out = [f"`reports/report.html` and `report.pdf` hold the committed {numbers.get('profile')}-profile report "
            f"(CPU, {src}; every number here is one the report shows)."]
-    d, f = numbers.get('detect') or {}, numbers.get('forecast') or {}
-    px = lambda v: with_unit('centre_err_px', v)
-    px2 = lambda v: with_unit('mse_px2', v)
+    d, f, rd, rf = (numbers.get(k) or {} for k in ('detect', 'forecast', 'real_detect', 'real_forecast'))
+    px, px2 = (lambda v: with_unit('centre_err_px', v)), (lambda v: with_unit('mse_px2', v))
+    real = lambda t: lab[t].startswith("the course's") if t in lab else not synthetic  # a test split on real data
+    split = lambda t: f"On the test split ({lab[t]})," if t in lab else 'On the test split'
+    said = [(True, f"On {lab.get('real_detect', 'real course images')} the detector's centre error is "
+                   f"{px(rd['centre_err_px'])}.") if rd else None,
+            (True, f"On {lab.get('real_forecast', 'real course sequences')} the forecaster's MSE is "
+                   f"{px2(rf['mse_px2'])}.") if rf else None]
     if d.get('colour_set_acc') and d.get('centre_err_px') and d.get('mean_iou'):
         cs, ce, iou = d['colour_set_acc'], d['centre_err_px'], d['mean_iou']
-        out.append(f"On the test split the heatmap detector finds the exact colour set of {_pct(cs['model'])} "
-                   f"of the images with a centre error of {px(ce['model'])} and a "
-                   f"mean IoU of {fmt(iou['model'])}; the strongest baseline, {ce['baseline_name']}, "
-                   f"reaches {_pct(cs['baseline'])}, {px(ce['baseline'])} and {fmt(iou['baseline'])}.")
+        said.append((real('detect'), f"{split('detect')} the heatmap detector finds the exact colour set of "
+                     f"{_pct(cs['model'])} of the images with a centre error of {px(ce['model'])} and a mean IoU of "
+                     f"{fmt(iou['model'])}; the strongest baseline, {ce['baseline_name']}, reaches "
+                     f"{_pct(cs['baseline'])}, {px(ce['baseline'])} and {fmt(iou['baseline'])}."))
     if f.get('mse_px2'):
-        out.append(f"The physics forecaster predicts step 20 with an MSE of {px2(f['mse_px2']['model'])} "
-                   f"against {px2(f['mse_px2']['baseline'])} for the strongest physics baseline, "
-                   f"{f['mse_px2']['baseline_name']}.")
-    rd, rf = numbers.get('real_detect'), numbers.get('real_forecast')   # our models' real-data scores
-    if rd: out.append(f"On real course images the detector's centre error is {px(rd['centre_err_px'])}.")
-    if rf: out.append(f"On real course sequences the forecaster's MSE is {px2(rf['mse_px2'])}.")
-    return ' '.join(out)
+        said.append((real('forecast'), f"{split('forecast')} the physics forecaster predicts step 20 with an MSE "
+                     f"of {px2(f['mse_px2']['model'])} against {px2(f['mse_px2']['baseline'])} for the strongest "
+                     f"physics baseline, {f['mse_px2']['baseline_name']}."))
+    return ' '.join(out + [s for r, s in filter(None, said) if r] + [s for r, s in filter(None, said) if not r])
 
 # %% ../nbs/10b_labtext.ipynb #b8991a04
 GLANCE_START = '<!-- results-at-a-glance: generated from the report, do not edit -->'

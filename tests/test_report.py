@@ -139,7 +139,7 @@ def test_smoke_then_default_runs_do_not_collide(report, tmp_path):
     shutil.copytree(out/'runs'/'hp_search', tmp_path/'runs'/'hp_search')
     search = next(e for e in EXPERIMENTS if e.name == 'hp_search')
     notes = []
-    res = run_one(search, 'default', data_dir, 'cpu', tmp_path/'runs', log=notes.append)
+    res = run_one(search, "default", data_dir, None, "cpu", tmp_path/"runs", log=notes.append)
     assert res['status'] == 'ok', res
     assert notes[0] == 'hp_search: replacing its smoke run with a default one', notes
     assert json.loads((tmp_path/'runs'/'hp_search'/'status.json').read_text())['profile'] == 'default'
