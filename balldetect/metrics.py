@@ -15,8 +15,8 @@ from .core import BOX_MAX, BOX_MIN, CENTRE_MAX, CENTRE_MIN, N_COLOURS, N_BALLS
 # %% auto #0
 __all__ = ['BALL_SIZE', 'SPEED_BINS', 'as_numpy', 'paired_iou', 'box_centres', 'centres_sizes', 'average_precision',
            'detection_metrics', 'colour_confusion', 'forecast_metrics', 'rollout_metrics', 'bootstrap_means',
-           'bootstrap_interval', 'paired_comparison', 'forecast_item_errors', 'error_parts', 'contact_kinds',
-           'error_breakdown']
+           'bootstrap_interval', 'paired_comparison', 'forecast_item_errors', 'detection_item_scores', 'error_parts',
+           'contact_kinds', 'error_breakdown']
 
 # %% ../nbs/03_metrics.ipynb #8551bff0
 def as_numpy(x) -> np.ndarray:
@@ -154,6 +154,18 @@ def paired_comparison(a, b, level:float=0.95, n_boot:int=2000, seed:int=0) -> di
 def forecast_item_errors(pred, target) -> np.ndarray:
     "The squared error per coordinate of each item `(N,)`, averaged over its 3 balls x 4 coordinates (px^2)."
     return ((as_numpy(pred) - as_numpy(target)) ** 2).reshape(len(pred), -1).mean(1)
+
+# %% ../nbs/03_metrics.ipynb #b12c4eb5
+def detection_item_scores(probs, boxes_pred, presence, boxes) -> dict:
+    "Per image `(N,)`: exact colour set (0/1), and the mean IoU and centre error (px) over its present balls."
+    probs, bp, pres, bt = map(as_numpy, (probs, boxes_pred, presence, boxes))   # (N, 9), (N, 9, 4), (N, 9), (N, 9, 4)
+    present = pres > 0.5
+    pred_set = np.zeros_like(present)
+    np.put_along_axis(pred_set, np.argsort(-probs, axis=1, kind='stable')[:, :N_BALLS], True, axis=1)
+    per_ball = lambda v: (v * present).sum(1) / present.sum(1).clip(min=1)         # (N,)
+    err = np.linalg.norm(box_centres(bp) - box_centres(bt), axis=-1)
+    return dict(colour_set_acc=(pred_set == present).all(1).astype(float), mean_iou=per_ball(paired_iou(bp, bt)),
+                centre_err_px=per_ball(err))
 
 # %% ../nbs/03_metrics.ipynb #b8d2e0a2
 def error_parts(pred, target):

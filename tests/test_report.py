@@ -98,7 +98,7 @@ def test_report_assembled_from_runs_made_elsewhere(report, tmp_path):
                         str(tmp_path/'again')], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     build = json.loads((tmp_path/'again'/'report_build.json').read_text())
-    assert build['runs_from'] == str(runs) and len(build['runs']) == len(before)
+    assert (ROOT/build['runs_from']).resolve() == runs.resolve() and len(build['runs']) == len(before)  # relative
     assert not (tmp_path/'again'/'runs').exists()
     assert {p: p.stat().st_mtime for p in runs.glob('*/metrics.json')} == before   # nothing trained again
     html = (tmp_path/'again'/'report.html').read_text()
@@ -139,7 +139,7 @@ def test_smoke_then_default_runs_do_not_collide(report, tmp_path):
     shutil.copytree(out/'runs'/'hp_search', tmp_path/'runs'/'hp_search')
     search = next(e for e in EXPERIMENTS if e.name == 'hp_search')
     notes = []
-    res = run_one(search, 'default', data_dir, 'cpu', tmp_path/'runs', log=notes.append)
+    res = run_one(search, "default", data_dir, None, "cpu", tmp_path/"runs", log=notes.append)
     assert res['status'] == 'ok', res
     assert notes[0] == 'hp_search: replacing its smoke run with a default one', notes
     assert json.loads((tmp_path/'runs'/'hp_search'/'status.json').read_text())['profile'] == 'default'
