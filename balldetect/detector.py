@@ -235,9 +235,11 @@ def flip_boxes(boxes, fx:bool, fy:bool, axis=FLIP_AXIS):
 # %% ../nbs/06_detector.ipynb #f1a00010
 class FlipAverage(nn.Module):
     "A detector whose predictions average its own over the mirror images `flips` of each image; `loss` is its own."
-    def __init__(self, model:nn.Module, flips=FLIPS, axis=FLIP_AXIS):
+    def __init__(self, model:nn.Module, flips=FLIPS,
+                 axes:list|None=None): # one (x, y) mirror axis per copy in `flips` (default: `FLIP_AXIS` for all)
         super().__init__()
-        self.model, self.flips, self.axis = model, flips, axis
+        self.model, self.flips, self.axes = model, flips, list(axes or [FLIP_AXIS] * len(flips))
+        assert len(self.axes) == len(flips), f"{len(self.axes)} axes for {len(flips)} mirror images"
 
     def forward(self, img): return torch.stack([self.model(flip_images(img, *f)) for f in self.flips])  # (F, B, ...)
     def loss(self, raw, *targets): return self.model.loss(raw[0], *targets)
@@ -248,6 +250,6 @@ class FlipAverage(nn.Module):
         snap = getattr(self.model, 'snap', False)
         dec = [self.model.decode(r, snap=False) if snap else self.model.decode(r) for r in raw]
         probs = torch.stack([p for p, _ in dec]).mean(0)
-        boxes = torch.stack([flip_boxes(b, *f, self.axis) for (_, b), f in zip(dec, self.flips)]).mean(0)
+        boxes = torch.stack([flip_boxes(b, *f, a) for (_, b), f, a in zip(dec, self.flips, self.axes)]).mean(0)
         boxes = boxes.clamp(BOX_MIN, BOX_MAX)
         return probs, boxes.round() if snap else boxes

@@ -1,10 +1,13 @@
 """Test-time flip averaging and whole-pixel snapping of a trained detector (issue 25, items 2 and 3).
 
-Scores one detect checkpoint's best.pt, per image, in five ways: as trained (boxes snapped to whole pixels,
-the default), unsnapped, averaged over the 4 mirror images (`FlipAverage`) snapped and unsnapped, and averaged
-with boxes mirrored about 100 instead of the labels' axis (`FLIP_AXIS`, a check of the convention). For each
-folder: colour sets, centre error (px) and mean IoU with a 95 % bootstrap interval over images, the signed
-mean centre offset (x, y), and paired comparisons (flip vs plain, snap vs not).
+Scores one detect checkpoint's best.pt, per image, in eight ways, all from its predictions on the 4 mirror
+images of each image: as trained (boxes snapped to whole pixels, the default); unsnapped; centres unsnapped
+with whole-pixel sizes; averaged over the 4 mirror images (`FlipAverage`) snapped and unsnapped; averaged with
+boxes mirrored about 100 instead of the labels' axis (`FLIP_AXIS`, a check of the convention); averaged with
+each copy mirrored about an axis calibrated on the --decide part (so that each copy has the plain copy's mean
+offset), snapped and unsnapped. For each folder: colour sets, centre error (px) and mean IoU with a 95 %
+bootstrap interval over images, the signed mean centre offset (x, y) of each variant and each mirror copy,
+and paired comparisons.
 
 Decide on a part you do not report (`--decide FOLDER:valid`, the training set's validation split) and
 report on the others (a fresh simulated set, the real images, all their images with `:`).
@@ -16,8 +19,9 @@ import argparse, json
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from balldetect.core import N_BALLS, save_json
-from balldetect.detector import FlipAverage
+from fastcore.test import test_close
+from balldetect.core import BOX_MAX, BOX_MIN, N_BALLS, save_json
+from balldetect.detector import FLIP_AXIS, FLIPS, FlipAverage, flip_boxes, flip_images
 from balldetect.evaluate import eval_dataset
 from balldetect.learner import get_preds
 from balldetect.metrics import (as_numpy, bootstrap_interval, box_centres, detection_metrics, paired_comparison,
@@ -25,8 +29,8 @@ from balldetect.metrics import (as_numpy, bootstrap_interval, box_centres, detec
 from balldetect.models import load_model
 
 METRICS = ('colour_set', 'centre_err_px', 'iou')
-COMPARISONS = (('flip', 'plain'), ('flip_raw', 'raw'), ('raw', 'plain'), ('flip_raw', 'flip'), ('flip_raw', 'plain'),
-               ('flip', 'flip_about_100'))
+COMPARISONS = (('raw', 'plain'), ('whole_sizes', 'plain'), ('flip', 'plain'), ('flip_raw', 'raw'),
+               ('flip', 'flip_about_100'), ('flip_calibrated', 'plain'), ('flip_calibrated_raw', 'raw'))
 
 
 def per_image(probs, bp, presence, bt) -> dict:
@@ -43,27 +47,74 @@ def per_image(probs, bp, presence, bt) -> dict:
                 iou=(paired_iou(bp, bt) * present).sum(1) / n, offset=offset)
 
 
-def variants(model) -> dict:
-    "name -> (module to predict with, snap): the five ways of scoring `model`."
-    return dict(plain=(model, True), raw=(model, False), flip=(FlipAverage(model), True),
-                flip_raw=(FlipAverage(model), False),
-                flip_about_100=(FlipAverage(model, axis=(100., 100.)), True))
+class Flipped(torch.nn.Module):
+    "`model` on mirror image `flip` of its input, decoded without snapping (boxes in the mirrored frame)."
+    def __init__(self, model, flip):
+        super().__init__()
+        self.model, self.flip = model, flip
+    def forward(self, img): return self.model(flip_images(img, *self.flip))
+    def decode(self, raw): return self.model.decode(raw, snap=False)
 
 
-def score_folder(model, folder:str, indices=None, split:str='test', max_items=None, bs:int=256) -> dict:
+def flip_copies(model, ds, bs:int=256) -> tuple:
+    "Per mirror image in `FLIPS`: probabilities `(N, 9)` and unsnapped boxes `(N, 9, 4)` in its frame; targets."
+    out = [get_preds(Flipped(model, f), DataLoader(ds, bs), n_inp=1) for f in FLIPS]
+    return [o[0] for o in out], out[0][1]
+
+
+def flip_mean(copies, axes) -> tuple:
+    "Mean probabilities and mean boxes of the copies mirrored back, copy `i` about `axes[i]`, clipped."
+    probs = torch.stack([p for p, _ in copies]).mean(0)
+    boxes = torch.stack([flip_boxes(b, *f, a) for (_, b), f, a in zip(copies, FLIPS, axes)]).mean(0)
+    return probs, boxes.clamp(BOX_MIN, BOX_MAX)
+
+
+def whole_sizes(boxes):
+    "Boxes with their centres kept and their widths and heights rounded to whole pixels."
+    c, wh = (boxes[..., :2] + boxes[..., 2:]) / 2, (boxes[..., 2:] - boxes[..., :2]).round()
+    return torch.cat([c - wh / 2, c + wh / 2], -1)
+
+
+def copy_offsets(copies, presence, bt) -> list:
+    "Per copy: its mean centre offset (x, y) px from the labels once mirrored back about `FLIP_AXIS`."
+    return [per_image(p, flip_boxes(b, *f), presence, bt)['offset'].mean(0) for (p, b), f in zip(copies, FLIPS)]
+
+
+def calibrated_axes(offsets) -> list:
+    "Per copy, the mirror axis that gives it the plain copy's mean offset (measured on a --decide part)."
+    o0 = offsets[0]
+    return [tuple(FLIP_AXIS[k] - (o[k] - o0[k]) * f[k] for k in (0, 1)) for o, f in zip(offsets, FLIPS)]
+
+
+def variants(copies, axes) -> dict:
+    "name -> (probs, boxes): the ways of scoring the model, from its 4 mirror copies."
+    p0, b0 = copies[0]
+    fl, fl100, flc = (flip_mean(copies, a) for a in ([FLIP_AXIS] * 4, [(100., 100.)] * 4, axes))
+    return dict(plain=(p0, b0.round()), raw=(p0, b0), whole_sizes=(p0, whole_sizes(b0)),
+                flip=(fl[0], fl[1].round()), flip_raw=fl, flip_about_100=(fl100[0], fl100[1].round()),
+                flip_calibrated=(flc[0], flc[1].round()), flip_calibrated_raw=flc)
+
+
+def score_folder(model, folder:str, indices=None, split:str='test', max_items=None, axes=None) -> dict:
     "Per-variant intervals, offsets and paired comparisons on the images of `folder`."
     ds = eval_dataset('detect', folder, indices, split, max_items)
     out, per = dict(folder=folder, items=f'indices {indices}' if indices else f'split {split}', n_images=len(ds)), {}
-    for name, (m, snap) in variants(model).items():
-        model.snap = snap
-        (probs, boxes), (presence, bt) = get_preds(m, DataLoader(ds, bs), n_inp=1)
+    copies, (presence, bt) = flip_copies(model, ds)
+    out['copy_offsets_xy_px'] = [[round(float(v), 3) for v in o] for o in copy_offsets(copies, presence, bt)]
+    axes = axes or calibrated_axes(out['copy_offsets_xy_px'])
+    out['calibrated_axes'] = [[round(float(v), 3) for v in a] for a in axes]
+    vs = variants(copies, axes)
+    for name, ax in (('flip', None), ('flip_calibrated', axes)):   # the same as the project's FlipAverage
+        (_, bf), _ = get_preds(FlipAverage(model, axes=ax), DataLoader(ds.subset(ds.indices[:64]), 64), n_inp=1)
+        test_close(bf, vs[name][1][:64], eps=1e-3)
+    for name, (probs, boxes) in vs.items():
         per[name] = per_image(probs, boxes, presence, bt)
         agg = detection_metrics(probs, boxes, presence, bt)   # the project's metric, for a consistency check
         assert np.isclose(per[name]['centre_err_px'].mean(), agg['centre_err_px']), name
         out[name] = {k: bootstrap_interval(per[name][k]) for k in METRICS}
         out[name]['offset_xy_px'] = [round(float(v), 3) for v in per[name]['offset'].mean(0)]
-    model.snap = True
     with np.errstate(divide='ignore', invalid='ignore'):   # ratios of zero means
+        out['variants'] = list(vs)
         out['paired'] = {f'{a} - {b}': {k: paired_comparison(per[a][k], per[b][k]) for k in METRICS[1:]}
                          for a, b in COMPARISONS}
     return out
@@ -78,10 +129,11 @@ def fmt(iv:dict, pct:bool=False) -> str:
 def print_folder(res:dict):
     "The table and the paired comparisons of one folder."
     print(f"\n{res['folder']} ({res['items']}, {res['n_images']} images)")
-    print(f"{'':16}{'colour sets':>28}{'centre error px':>26}{'mean IoU':>26}  offset x, y px")
-    for name in variants(None):
+    print(f"{'':20}{'colour sets':>28}{'centre error px':>26}{'mean IoU':>26}  offset x, y px")
+    print(f"  mirror copies' mean offsets (x, y) px: {res['copy_offsets_xy_px']}; axes used {res['calibrated_axes']}")
+    for name in res['variants']:
         r = res[name]
-        print(f"{name:16}{fmt(r['colour_set'], True):>28}{fmt(r['centre_err_px']):>26}{fmt(r['iou']):>26}"
+        print(f"{name:20}{fmt(r['colour_set'], True):>28}{fmt(r['centre_err_px']):>26}{fmt(r['iou']):>26}"
               f"  {r['offset_xy_px']}")
     for pair, cmp in res['paired'].items():
         print(f"  {pair:26}" + '  '.join(f"{k} {c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}] {c['verdict']}"
@@ -106,10 +158,12 @@ def main(argv=None):
     torch.set_num_threads(1)
     model, ck = load_model(a.checkpoint, 'detect')
     res = dict(checkpoint=a.checkpoint, arch=ck['config']['arch'], decide=[], report=[])
+    axes = None   # the mirror axes calibrated on the first --decide part, used on every --report part
     for kind in ('decide', 'report'):
         for spec in getattr(a, kind):
             folder, indices, split = parse_folder(spec)
-            r = score_folder(model, folder, indices, split, a.max_items)
+            r = score_folder(model, folder, indices, split, a.max_items, axes)
+            if kind == 'decide' and axes is None: axes = [tuple(x) for x in r['calibrated_axes']]
             print(f'[{kind}]', end='')
             print_folder(r)
             res[kind].append(r)
