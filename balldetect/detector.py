@@ -17,7 +17,7 @@ from .render import BALL_DRAW
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'FLIP_AXIS', 'FLIPS', 'get_activation', 'spec_layers', 'RefDetector',
            'heatmap_targets', 'gather_cells', 'focal_loss', 'conv_bn', 'HeatmapDetector', 'flip_images', 'flip_boxes',
-           'FlipAverage']
+           'FlipAverage', 'calibrate_axes']
 
 # %% ../nbs/06_detector.ipynb #45a7e080
 ACTIVATIONS = dict(relu=nn.ReLU, leaky_relu=nn.LeakyReLU, elu=nn.ELU, tanh=nn.Tanh, silu=nn.SiLU,
@@ -253,3 +253,22 @@ class FlipAverage(nn.Module):
         boxes = torch.stack([flip_boxes(b, *f, a) for (_, b), f, a in zip(dec, self.flips, self.axes)]).mean(0)
         boxes = boxes.clamp(BOX_MIN, BOX_MAX)
         return probs, boxes.round() if snap else boxes
+
+# %% ../nbs/06_detector.ipynb #f1a00014
+@torch.no_grad()
+def calibrate_axes(model, dl, flips=FLIPS) -> list:
+    """Per mirror image in `flips` (the first unmirrored): the axis (x, y) that gives `model`'s boxes on it the
+    mean centre offset of its boxes on the image itself, over labelled batches `dl` of (img, presence, boxes)."""
+    assert not any(flips[0]), 'the first of `flips` must be the image itself'
+    model.eval()
+    offsets = []
+    for f in flips:
+        total, n = 0., 0
+        for img, presence, boxes in dl:
+            raw = model(flip_images(img, *f))
+            b = flip_boxes((model.decode(raw, snap=False) if hasattr(model, 'snap') else model.decode(raw))[1], *f)
+            on = presence > 0.5
+            total = total + ((b[..., :2] + b[..., 2:]) / 2 - (boxes[..., :2] + boxes[..., 2:]) / 2)[on].sum(0)
+            n += int(on.sum())
+        offsets.append(total / n)
+    return [tuple(float(FLIP_AXIS[k] - (o[k] - offsets[0][k]) * f[k]) for k in (0, 1)) for o, f in zip(offsets, flips)]

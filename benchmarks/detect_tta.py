@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 from fastcore.test import test_close
 from balldetect.core import BOX_MAX, BOX_MIN, N_BALLS, save_json
-from balldetect.detector import FLIP_AXIS, FLIPS, FlipAverage, flip_boxes, flip_images
+from balldetect.detector import FLIP_AXIS, FLIPS, FlipAverage, calibrate_axes, flip_boxes, flip_images
 from balldetect.evaluate import eval_dataset
 from balldetect.learner import get_preds
 from balldetect.metrics import (as_numpy, bootstrap_interval, box_centres, detection_metrics, paired_comparison,
@@ -30,7 +30,8 @@ from balldetect.models import load_model
 
 METRICS = ('colour_set', 'centre_err_px', 'iou')
 COMPARISONS = (('raw', 'plain'), ('whole_sizes', 'plain'), ('flip', 'plain'), ('flip_raw', 'raw'),
-               ('flip', 'flip_about_100'), ('flip_calibrated', 'plain'), ('flip_calibrated_raw', 'raw'))
+               ('flip_about_100', 'flip'), ('flip_calibrated', 'plain'), ('flip_calibrated_raw', 'raw'),
+               ('flip_calibrated_raw', 'flip_calibrated'))
 
 
 def per_image(probs, bp, presence, bt) -> dict:
@@ -80,12 +81,6 @@ def copy_offsets(copies, presence, bt) -> list:
     return [per_image(p, flip_boxes(b, *f), presence, bt)['offset'].mean(0) for (p, b), f in zip(copies, FLIPS)]
 
 
-def calibrated_axes(offsets) -> list:
-    "Per copy, the mirror axis that gives it the plain copy's mean offset (measured on a --decide part)."
-    o0 = offsets[0]
-    return [tuple(FLIP_AXIS[k] - (o[k] - o0[k]) * f[k] for k in (0, 1)) for o, f in zip(offsets, FLIPS)]
-
-
 def variants(copies, axes) -> dict:
     "name -> (probs, boxes): the ways of scoring the model, from its 4 mirror copies."
     p0, b0 = copies[0]
@@ -101,7 +96,7 @@ def score_folder(model, folder:str, indices=None, split:str='test', max_items=No
     out, per = dict(folder=folder, items=f'indices {indices}' if indices else f'split {split}', n_images=len(ds)), {}
     copies, (presence, bt) = flip_copies(model, ds)
     out['copy_offsets_xy_px'] = [[round(float(v), 3) for v in o] for o in copy_offsets(copies, presence, bt)]
-    axes = axes or calibrated_axes(out['copy_offsets_xy_px'])
+    axes = axes or calibrate_axes(model, DataLoader(ds, 256))
     out['calibrated_axes'] = [[round(float(v), 3) for v in a] for a in axes]
     vs = variants(copies, axes)
     for name, ax in (('flip', None), ('flip_calibrated', axes)):   # the same as the project's FlipAverage
@@ -136,7 +131,7 @@ def print_folder(res:dict):
         print(f"{name:20}{fmt(r['colour_set'], True):>28}{fmt(r['centre_err_px']):>26}{fmt(r['iou']):>26}"
               f"  {r['offset_xy_px']}")
     for pair, cmp in res['paired'].items():
-        print(f"  {pair:26}" + '  '.join(f"{k} {c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}] {c['verdict']}"
+        print(f"  {pair:40}" + '  '.join(f"{k} {c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}] {c['verdict']}"
                                           for k, c in cmp.items()))
 
 
