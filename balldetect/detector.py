@@ -11,11 +11,13 @@ from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 from .core import BBOX_SCALE, BOX_MAX, BOX_MIN, IMG_SIZE, N_COLOURS
+from .render import BALL_DRAW
 
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'get_activation', 'spec_layers', 'RefDetector', 'heatmap_targets',
-           'gather_cells', 'focal_loss', 'conv_bn', 'HeatmapDetector']
+__all__ = ['ACTIVATIONS', 'REF_SPEC', 'DETECTORS', 'FLIP_AXIS', 'FLIPS', 'get_activation', 'spec_layers', 'RefDetector',
+           'heatmap_targets', 'gather_cells', 'focal_loss', 'conv_bn', 'HeatmapDetector', 'flip_images', 'flip_boxes',
+           'FlipAverage', 'calibrate_axes']
 
 # %% ../nbs/06_detector.ipynb #45a7e080
 ACTIVATIONS = dict(relu=nn.ReLU, leaky_relu=nn.LeakyReLU, elu=nn.ELU, tanh=nn.Tanh, silu=nn.SiLU,
@@ -197,7 +199,7 @@ def loss(self:HeatmapDetector, raw, presence, boxes):
 
 @patch
 @torch.no_grad()
-def decode(self:HeatmapDetector, raw):
+def decode(self:HeatmapDetector, raw, snap:bool|None=None): # round to whole pixels (default: `self.snap`)
     "Presence probabilities (B,9) and boxes (B,9,4) px from the peak of each colour's heatmap."
     logits, edges = self.split(raw)
     W = logits.shape[-1]
@@ -205,7 +207,68 @@ def decode(self:HeatmapDetector, raw):
     cc = (torch.stack([idx % W, idx // W], -1).float() + 0.5) * self.stride  # (B, 9, 2) cell centres, px
     e = gather_cells(edges, idx) * self.stride                                # (B, 9, 4)
     boxes = torch.cat([cc - e[..., :2], cc + e[..., 2:]], -1).clamp(BOX_MIN, BOX_MAX)
-    return torch.sigmoid(peak), boxes.round() if self.snap else boxes
+    snap = self.snap if snap is None else snap
+    return torch.sigmoid(peak), boxes.round() if snap else boxes
 
 # %% ../nbs/06_detector.ipynb #996d9bb2
 DETECTORS = {'ref': RefDetector, 'heatmap': HeatmapDetector}
+
+# %% ../nbs/06_detector.ipynb #f1a00001
+FLIP_AXIS = tuple(IMG_SIZE - 2 * s for s in BALL_DRAW['shift'])  # x -> FLIP_AXIS[0] - x mirrors a label
+FLIPS = ((False, False), (True, False), (False, True), (True, True))  # (in x, in y): the 4 mirror images
+
+# %% ../nbs/06_detector.ipynb #f1a00003
+def flip_images(img, fx:bool, fy:bool):
+    "Images `(B, C, H, W)` mirrored left-right (`fx`) and/or top-bottom (`fy`)."
+    dims = [d for d, f in ((-1, fx), (-2, fy)) if f]
+    return img.flip(dims) if dims else img
+
+# %% ../nbs/06_detector.ipynb #f1a00005
+def flip_boxes(boxes, fx:bool, fy:bool, axis=FLIP_AXIS):
+    "Boxes `(..., 4)` x1, y1, x2, y2 in the mirrored image: x -> `axis[0]` - x, x1 and x2 swapped (`fx`); y likewise."
+    order = [2 if fx else 0, 3 if fy else 1, 0 if fx else 2, 1 if fy else 3]
+    sign = [-1. if fx else 1., -1. if fy else 1.] * 2
+    shift = [axis[0] if fx else 0., axis[1] if fy else 0.] * 2
+    b = boxes[..., order]
+    return b * b.new_tensor(sign) + b.new_tensor(shift)
+
+# %% ../nbs/06_detector.ipynb #f1a00010
+class FlipAverage(nn.Module):
+    "A detector whose predictions average its own over the mirror images `flips` of each image; `loss` is its own."
+    def __init__(self, model:nn.Module, flips=FLIPS,
+                 axes:list|None=None): # one (x, y) mirror axis per copy in `flips` (default: `FLIP_AXIS` for all)
+        super().__init__()
+        self.model, self.flips, self.axes = model, flips, list(axes or [FLIP_AXIS] * len(flips))
+        assert len(self.axes) == len(flips), f"{len(self.axes)} axes for {len(flips)} mirror images"
+
+    def forward(self, img): return torch.stack([self.model(flip_images(img, *f)) for f in self.flips])  # (F, B, ...)
+    def loss(self, raw, *targets): return self.model.loss(raw[0], *targets)
+
+    @torch.no_grad()
+    def decode(self, raw):
+        "Mean presence probabilities (B,9) and mean mirrored-back boxes (B,9,4), rounded if the model rounds."
+        snap = getattr(self.model, 'snap', False)
+        dec = [self.model.decode(r, snap=False) if snap else self.model.decode(r) for r in raw]
+        probs = torch.stack([p for p, _ in dec]).mean(0)
+        boxes = torch.stack([flip_boxes(b, *f, a) for (_, b), f, a in zip(dec, self.flips, self.axes)]).mean(0)
+        boxes = boxes.clamp(BOX_MIN, BOX_MAX)
+        return probs, boxes.round() if snap else boxes
+
+# %% ../nbs/06_detector.ipynb #f1a00014
+@torch.no_grad()
+def calibrate_axes(model, dl, flips=FLIPS) -> list:
+    """Per mirror image in `flips` (the first unmirrored): the axis (x, y) that gives `model`'s boxes on it the
+    mean centre offset of its boxes on the image itself, over labelled batches `dl` of (img, presence, boxes)."""
+    assert not any(flips[0]), 'the first of `flips` must be the image itself'
+    model.eval()
+    offsets = []
+    for f in flips:
+        total, n = 0., 0
+        for img, presence, boxes in dl:
+            raw = model(flip_images(img, *f))
+            b = flip_boxes((model.decode(raw, snap=False) if hasattr(model, 'snap') else model.decode(raw))[1], *f)
+            on = presence > 0.5
+            total = total + ((b[..., :2] + b[..., 2:]) / 2 - (boxes[..., :2] + boxes[..., 2:]) / 2)[on].sum(0)
+            n += int(on.sum())
+        offsets.append(total / n)
+    return [tuple(float(FLIP_AXIS[k] - (o[k] - offsets[0][k]) * f[k]) for k in (0, 1)) for o, f in zip(offsets, flips)]
