@@ -16,15 +16,15 @@ from PIL import Image, UnidentifiedImageError
 from .core import COLOURS, IMG_SIZE, N_BALLS, DataError, datasets_dir, save_json
 from .split import DATASETS, SPLIT_PARTS, load_split, split_parts
 from . import baselines
-from .metrics import detection_metrics, forecast_metrics
+from .metrics import detection_item_scores, detection_metrics, forecast_item_errors, forecast_metrics
 from .models import TASKS, check_task, load_model
 from .learner import get_preds
 
 
 # %% auto #0
-__all__ = ['COLOURLESS_SPREAD', 'GRAYSCALE_WARNING', 'model_scores', 'baseline_scores', 'format_scores', 'parse_indices',
-           'eval_dataset', 'evaluate', 'read_image', 'colourless', 'predict', 'format_prediction', 'add_evaluate_args',
-           'run_evaluate', 'add_predict_args', 'png_paths', 'run_predict']
+__all__ = ['COLOURLESS_SPREAD', 'GRAYSCALE_WARNING', 'model_scores', 'baseline_scores', 'format_scores', 'item_scores',
+           'parse_indices', 'eval_dataset', 'evaluate', 'read_image', 'colourless', 'predict', 'format_prediction',
+           'add_evaluate_args', 'run_evaluate', 'add_predict_args', 'png_paths', 'run_predict']
 
 # %% ../nbs/07_evaluate.ipynb #ee6aa1f9
 def model_scores(model, ds, task:str, *, bs:int=128, device='auto') -> dict:
@@ -51,6 +51,18 @@ def format_scores(scores:dict, baselines:dict|None=None, name:str='model') -> st
     lines += [f'{r:{w}}  ' + '  '.join(f'{m.get(k, float("nan")):13.4f}' for k in keys)
               for r, m in rows.items()]
     return '\n'.join(lines)
+
+# %% ../nbs/07_evaluate.ipynb #793d211b
+def item_scores(model, ds, task:str, device='cpu') -> dict:
+    "Per-item scores `{method: {metric: (N,)}}` of `model` (as 'model') and the baselines of `task` on `ds`."
+    preds, targs = get_preds(model, DataLoader(ds, 256), n_inp=TASKS[task]['n_inputs'], device=device)
+    if task == 'detect':
+        imgs = ds.tensors()[0]                                    # uint8 (N, 3, 100, 100)
+        base = baselines.ColourThresholdDetector().predict(imgs.float() / 255)
+        return dict(model=detection_item_scores(*preds, *targs), colour_threshold=detection_item_scores(*base, *targs))
+    obs = ds.tensors()[0]                                         # (N, 19, 3, 4)
+    methods = dict(model=preds[0], **{k: fn(obs) for k, fn in baselines.FORECAST_BASELINES.items()})
+    return {k: dict(mse_px2=forecast_item_errors(p, targs[0])) for k, p in methods.items()}
 
 # %% ../nbs/07_evaluate.ipynb #4b60220c
 def parse_indices(spec:str, available:list) -> list:

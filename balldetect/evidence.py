@@ -8,22 +8,17 @@ Docs: https://balldetect.github.io/balldetect/evidence.html.md"""
 from __future__ import annotations
 import os
 from pathlib import Path
-from torch.utils.data import DataLoader
 from .core import DataError, load_json
-from .baselines import FORECAST_BASELINES, ColourThresholdDetector
 from .data import find_folder, scan_pairs
 from .download import course_layout
-from .learner import get_preds
-from .metrics import (bootstrap_interval, detection_item_scores, forecast_item_errors,
-                                paired_comparison)
-from .models import TASKS
+from .metrics import bootstrap_interval, paired_comparison
 from .profiles import get_profile, sim_data_dir
 from .split import detection_indices, load_split
 from .train import data_source
 
 # %% auto #0
 __all__ = ['COURSE_SEQUENCES', 'MIN_DETECT_IMAGES', 'report_data', 'detect_images', 'task_data', 'data_label', 'real_label',
-           'item_scores', 'intervals', 'noise_verdict']
+           'intervals', 'noise_verdict']
 
 # %% ../nbs/30_evidence.ipynb #e2c04f84
 def report_data(data_dir=None, profile:str='default', log=print) -> Path:
@@ -85,18 +80,6 @@ def data_label(data_dir, task:str) -> str:
 def real_label(n_items:int, task:str) -> str:
     "The real items a run was also scored on: `the course's 12 real images`."
     return f"the course's {n_items:,} real {'images' if task == 'detect' else 'sequences'}"
-
-# %% ../nbs/30_evidence.ipynb #793d211b
-def item_scores(model, ds, task:str, device='cpu') -> dict:
-    "Per-item scores `{method: {metric: (N,)}}` of `model` (as 'model') and the baselines of `task` on `ds`."
-    preds, targs = get_preds(model, DataLoader(ds, 256), n_inp=TASKS[task]['n_inputs'], device=device)
-    if task == 'detect':
-        imgs = ds.tensors()[0]                                    # uint8 (N, 3, 100, 100)
-        base = ColourThresholdDetector().predict(imgs.float() / 255)
-        return dict(model=detection_item_scores(*preds, *targs), colour_threshold=detection_item_scores(*base, *targs))
-    obs = ds.tensors()[0]                                         # (N, 19, 3, 4)
-    methods = dict(model=preds[0], **{k: fn(obs) for k, fn in FORECAST_BASELINES.items()})
-    return {k: dict(mse_px2=forecast_item_errors(p, targs[0])) for k, p in methods.items()}
 
 # %% ../nbs/30_evidence.ipynb #45d85168
 def intervals(items:dict, # `item_scores`: {method: {metric: per-item values}}
