@@ -17,8 +17,8 @@ from .learner import Callback, CancelEpochException, Learner, cat_batches, decod
 
 # %% auto #0
 __all__ = ['TB_TAGS', 'MetricsCB', 'ProgressCB', 'CSVLoggerCB', 'tensorboard_writer', 'tb_tag', 'TensorBoardCB',
-           'EarlyStoppingCB', 'TimeBudgetCB', 'dist_env', 'init_distributed', 'barrier', 'close_distributed',
-           'DDPModel', 'DistributedCB', 'distribute', 'SingleBatchCB']
+           'EarlyStoppingCB', 'Deadline', 'TimeBudgetCB', 'dist_env', 'init_distributed', 'barrier',
+           'close_distributed', 'DDPModel', 'DistributedCB', 'distribute', 'SingleBatchCB']
 
 # %% ../nbs/05a_callbacks.ipynb #ac537c4d
 class MetricsCB(Callback):
@@ -178,22 +178,32 @@ class EarlyStoppingCB(Callback):
     def state_dict(self): return {'best': self.best, 'wait': self.wait}
     def load_state_dict(self, st): self.best, self.wait = st['best'], st['wait']
 
+# %% ../nbs/05a_callbacks.ipynb #187ab19e
+class Deadline:
+    "A clock that says when `seconds` (None: never) have passed since `start`, counting `elapsed` seconds already spent."
+    def __init__(self, seconds=None): self.seconds, self.t0 = seconds, time.time()
+    def start(self, elapsed:float=0.): self.t0 = time.time() - elapsed
+    def elapsed(self) -> float: return time.time() - self.t0
+    def over(self) -> bool: return self.seconds is not None and self.elapsed() > self.seconds
+
 # %% ../nbs/05a_callbacks.ipynb #7323e565
 class TimeBudgetCB(Callback):
     "Stop after `seconds` of training: finish the current batch (the pass: `per_batch=False`), validate, stop."
     order = 50
-    def __init__(self, seconds=None, per_batch:bool=True): self.seconds, self.per_batch = seconds, per_batch
-    def before_fit(self, learn): self.t0, self.elapsed = time.time(), 0.
-    def _over(self): return self.seconds is not None and time.time() - self.t0 > self.seconds
+    def __init__(self, seconds=None, per_batch:bool=True):
+        self.seconds, self.per_batch, self.clock, self.elapsed = seconds, per_batch, Deadline(seconds), 0.
+    def before_fit(self, learn):
+        self.clock.start()
+        self.elapsed = 0.
     def after_batch(self, learn):
-        if self.per_batch and learn.training and self._over(): raise CancelEpochException()
+        if self.per_batch and learn.training and self.clock.over(): raise CancelEpochException()
     def after_epoch(self, learn):
-        self.elapsed = time.time() - self.t0
-        if not learn.training and self._over(): learn.stop_reason = f'time budget of {self.seconds} s used'
+        self.elapsed = self.clock.elapsed()
+        if not learn.training and self.clock.over(): learn.stop_reason = f'time budget of {self.seconds} s used'
     def state_dict(self): return {'elapsed': self.elapsed}
     def load_state_dict(self, st):
         self.elapsed = st['elapsed']
-        self.t0 = time.time() - self.elapsed
+        self.clock.start(self.elapsed)
 
 # %% ../nbs/05a_callbacks.ipynb #cf0ab9ed
 def dist_env() -> tuple:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 from fastai.vision.all import Callback, CancelFitException, CancelTrainException, TensorImage
+from .callbacks import Deadline
 
 # %% auto #0
 __all__ = ['FastaiItems', 'subsample', 'TimeBudget', 'recorder_history', 'suggest_lr', 'items_in_budget', 'shrink_train',
@@ -38,12 +39,14 @@ def subsample(ds, n:int|None, seed:int=0):
 
 # %% ../nbs/10_fastai_glue.ipynb #00486dd1
 class TimeBudget(Callback):
-    "Stop fitting once `budget_s` seconds have passed (after validating the current epoch)."
+    "Stop fitting once `budget_s` seconds have passed (after validating the current epoch): `Deadline` in fastai's loop."
     order = 99
-    def __init__(self, budget_s:float|None): self.budget_s, self.stopped = budget_s, False
-    def before_fit(self): self.t0, self.stopped = time.time(), False
+    def __init__(self, budget_s:float|None): self.budget_s, self.clock, self.stopped = budget_s, Deadline(budget_s), False
+    def before_fit(self):
+        self.clock.start()
+        self.stopped = False
     def after_batch(self):
-        if self.training and self.budget_s is not None and time.time() - self.t0 > self.budget_s:
+        if self.training and self.clock.over():
             self.stopped = True
             raise CancelTrainException()
     def after_epoch(self):
