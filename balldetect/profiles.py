@@ -13,8 +13,9 @@ from .core import IMG_SIZE, datasets_dir
 # %% auto #0
 __all__ = ['PROFILES', 'DETECTOR_DEFAULTS', 'FORECASTER_DEFAULTS', 'ARCH_DEFAULTS', 'PROFILE_CAPS', 'FINETUNE', 'TRAIN_DEFAULTS',
            'FALLBACKS', 'DEFAULT_ARCH', 'MONITOR', 'CONFIG_MINIMA', 'CONFIG_POSITIVE', 'FASTAI_DET_PROFILES',
-           'FASTAI_FC_PROFILES', 'HP_BUDGETS', 'REPORT_LIMITS', 'PROFILE_TABLES', 'get_profile', 'sim_data_dir',
-           'per_profile', 'train_config', 'value_fits', 'check_config', 'profile_gaps', 'profile_settings']
+           'FASTAI_FC_PROFILES', 'HP_BUDGETS', 'REPORT_LIMITS', 'REPORT_SEEDS', 'PROFILE_TABLES', 'get_profile',
+           'sim_data_dir', 'per_profile', 'train_config', 'value_fits', 'check_config', 'profile_gaps',
+           'profile_settings']
 
 # %% ../nbs/00a_profiles.ipynb #6f7213a2
 PROFILES = {
@@ -190,16 +191,18 @@ REPORT_LIMITS = {
     'smoke': {},
     'default': {'detector_heatmap': dict(time_budget_s=420), 'detector_ref': dict(time_budget_s=180),
                 'forecaster_physics': dict(time_budget_s=240), 'forecaster_mlp': dict(time_budget_s=90),
+                'forecaster_physics_seed1': dict(time_budget_s=240), 'forecaster_physics_seed2': dict(time_budget_s=240),
                 'fastai_detector_colours': dict(time_budget_s=90), 'hp_search': dict(max_evals=4),
                 'hp_search_detect': dict(max_evals=3)},
     'full': {},
 }
+REPORT_SEEDS = dict(smoke=1, default=3, full=3)  # training seeds of our forecaster in the report (0, 1, ...)
 
 # %% ../nbs/00a_profiles.ipynb #1fc4cd0c
 PROFILE_TABLES = dict(PROFILES=PROFILES, PROFILE_CAPS=PROFILE_CAPS, FINETUNE=FINETUNE,
                       DETECTOR_DEFAULTS=DETECTOR_DEFAULTS, FORECASTER_DEFAULTS=FORECASTER_DEFAULTS,
                       FASTAI_DET_PROFILES=FASTAI_DET_PROFILES, FASTAI_FC_PROFILES=FASTAI_FC_PROFILES,
-                      HP_BUDGETS=HP_BUDGETS, REPORT_LIMITS=REPORT_LIMITS)
+                      HP_BUDGETS=HP_BUDGETS, REPORT_LIMITS=REPORT_LIMITS, REPORT_SEEDS=REPORT_SEEDS)
 
 # %% ../nbs/00a_profiles.ipynb #e1653b6a
 def profile_gaps(tables:dict|None=None) -> list:

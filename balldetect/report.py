@@ -14,11 +14,11 @@ from .core import (DataError, atomic_path, experiments_dir, folder_lock, load_js
                              reports_dir, save_json)
 from .download import course_layout, real_roots
 from .evidence import report_data, task_data
-from .profiles import PROFILES, REPORT_LIMITS, get_profile, sim_data_dir
+from .profiles import PROFILES, REPORT_LIMITS, REPORT_SEEDS, get_profile, sim_data_dir
 from .train import data_source
 
 # %% auto #0
-__all__ = ['Experiment', 'EXPERIMENTS', 'REAL_SAMPLES', 'REAL_TEMPLATES', 'MATHJAX', 'PRINT_CSS', 'experiments',
+__all__ = ['Experiment', 'EXPERIMENTS', 'REAL_SAMPLES', 'REAL_TEMPLATES', 'MATHJAX', 'PRINT_CSS', 'experiments', 'planned',
            'real_sample_dir', 'resolve_params', 'StepLog', 'kernel_output_to', 'run_experiment', 'collect_runs',
            'runs_data_dir', 'run_profile', 'clear_other_profile', 'export_html', 'find_chromium', 'print_pdf',
            'pdf_pages', 'build_report', 'run_one', 'render_report', 'add_report_args', 'run_report']
@@ -36,6 +36,10 @@ EXPERIMENTS = [
                'fastai colour classifier (task 1.1)'),
     Experiment('forecaster_physics', 'train_forecaster.ipynb', dict(arch='physics'), 'forecast', 'ours',
                'physics forecaster (ours)'),
+    Experiment('forecaster_physics_seed1', 'train_forecaster.ipynb', dict(arch='physics', seed=1), 'forecast', 'seed',
+               'physics forecaster (ours), seed 1'),
+    Experiment('forecaster_physics_seed2', 'train_forecaster.ipynb', dict(arch='physics', seed=2), 'forecast', 'seed',
+               'physics forecaster (ours), seed 2'),
     Experiment('forecaster_mlp', 'train_forecaster.ipynb', dict(arch='mlp'), 'forecast', 'earlier',
                "earlier solution's MLP"),
     Experiment('fastai_forecaster', 'fastai_forecaster.ipynb', {}, 'forecast', 'fastai', 'fastai DeltaMLP'),
@@ -52,6 +56,10 @@ EXPERIMENTS = [
 def experiments(task:str|None=None, role:str|None=None) -> list:
     "The experiments of `task` and `role` (None: any), in report order."
     return [e for e in EXPERIMENTS if task in (None, e.task) and role in (None, e.role)]
+
+def planned(e:Experiment, profile:str) -> bool:
+    "Whether the report on `profile` runs `e`: every experiment, and as many seeds of ours as `REPORT_SEEDS` says."
+    return e.role != 'seed' or e.params['seed'] < REPORT_SEEDS[profile]
 
 # %% ../nbs/30a_report.ipynb #a7c3e914
 # the sub-folder of real data each template's runs are also scored on: a sample, or the full course layout
@@ -268,7 +276,7 @@ def build_report(profile:str='default', # run profile for every experiment: smok
                          real_sample_dir(REAL_TEMPLATES[t], real_dir), log) for t in REAL_TEMPLATES}
     if not runs_from:
         statuses = [run_one(e, profile, *plan[e.task], device, runs, log) for e in EXPERIMENTS
-                    if only is None or e.name in only]
+                    if planned(e, profile) and (only is None or e.name in only)]
     readme = readme or (profile == 'default' and out.resolve() == reports_dir().resolve())
     html, pdf = render_report(out, runs, data_dir, profile, log, detect_dir=plan['detect'][0], readme=readme)
     res = dict(html=str(html), pdf=str(pdf), runs=statuses, steps=log.steps, profile=profile,
