@@ -192,7 +192,7 @@ REPORT_LIMITS = {
     'default': {'detector_heatmap': dict(time_budget_s=420), 'detector_ref': dict(time_budget_s=180),
                 'forecaster_physics': dict(time_budget_s=240), 'forecaster_mlp': dict(time_budget_s=90),
                 'forecaster_physics_seed1': dict(time_budget_s=240), 'forecaster_physics_seed2': dict(time_budget_s=240),
-                'fastai_detector_colours': dict(time_budget_s=90), 'hp_search': dict(max_evals=4),
+                'fastai_detector_colours': dict(time_budget_s=90), 'hp_search': dict(max_evals=20),
                 'hp_search_detect': dict(max_evals=3)},
     'full': {},
 }
