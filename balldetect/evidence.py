@@ -179,17 +179,18 @@ def bar_paragraph(rows:pd.DataFrame, # `against_bar`'s table
                   lower_better:set, # the metrics on which lower is better
                   name=lambda k: k.replace('_', ' '), # a metric's name in words
                   show=lambda k, v: f'{v:.3g}', # a metric's value in words, with its unit
-                  base_name=lambda b: b.replace('_', ' ')) -> str: # a baseline's name in words
+                  base_name=lambda b: b.replace('_', ' '), # a baseline's name in words
+                  where:str='') -> str: # the items, as ' on the test split', so each paragraph says its own
     "A few sentences that interpret `rows`: the best model on `key`, whether and by how much it beats the bar, the others."
     r = rows[rows.metric == key]
     if r.empty: return ''
     low = key in lower_better
     best = r.loc[r.value.idxmin() if low else r.value.idxmax()]
-    out = [f"On {name(key)} the best model is the {best.model}, at {show(key, best.value)} against "
+    out = [f"On {name(key)}{where}, the best model is the {best.model}, at {show(key, best.value)} against "
            f"{show(key, best.baseline_value)} for the strongest baseline, {base_name(best.baseline)}: "
            f"{how_much(best.value, best.baseline_value, low)}."]
     if best.verdict == 'no per-item scores':
-        out.append(f"The {best.model}'s run kept no per-item scores, so no paired test says whether that is more "
+        out.append(f"The {best.model}'s run kept no per-item scores{where}, so no paired test says whether that is more "
                    "than noise.")
     else:
         holds = 'holds' if best.verdict == 'within noise' else 'excludes'
@@ -199,10 +200,10 @@ def bar_paragraph(rows:pd.DataFrame, # `against_bar`'s table
     if len(rest):
         said = [f"the {_join(list(v))} {_are(list(v))} {w if w != 'no per-item scores' else 'untested (no per-item scores)'}"
                 for w, v in rest.items()]
-        out.append(f"Of the other models, {_join(said)}.")
+        out.append(f"Of the other models{where}, {_join(said)}.")
     own = rows[(rows.model == best.model) & (rows.metric != key)].groupby('verdict', sort=False)['metric'].apply(list)
     if len(own):
-        out.append(f"On its other metrics the {best.model} is " +
+        out.append(f"On its other metrics{where}, the {best.model} is " +
                    '; '.join(f"{w} on {_join([name(k) for k in ks])}" for w, ks in own.items()) + '.')
     return ' '.join(out)
 
