@@ -198,7 +198,7 @@ def bar_paragraph(rows:pd.DataFrame, # `against_bar`'s table
                    f"{holds} 0, so {OUTCOME[best.verdict]}.")
     rest = r[r.model != best.model].groupby('verdict', sort=False)['model'].apply(list)
     if len(rest):
-        said = [f"the {_join(list(v))} {_are(list(v))} {w if w != 'no per-item scores' else 'untested (no per-item scores)'}"
+        said = [f"{_join(['the ' + m for m in v])} {_are(list(v))} {w if w != 'no per-item scores' else 'untested (no per-item scores)'}"
                 for w, v in rest.items()]
         out.append(f"Of the other models{where}, {_join(said)}.")
     own = rows[(rows.model == best.model) & (rows.metric != key)].groupby('verdict', sort=False)['metric'].apply(list)
