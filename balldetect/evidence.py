@@ -172,7 +172,7 @@ def how_much(value:float, bar:float, lower_better:bool=True) -> str:
 
 # %% ../nbs/30_evidence.ipynb #e1588004
 OUTCOME = {'better': 'it beats the bar', 'within noise': 'the difference is within noise: it does not beat the bar',
-           'worse': 'it is worse than the bar, and so is every other model on this metric'}
+           'worse': 'it is worse than the bar, and no model reaches the bar on this metric'}
 
 def bar_paragraph(rows:pd.DataFrame, # `against_bar`'s table
                   key:str, # the headline metric the paragraph leads with
