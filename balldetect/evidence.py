@@ -6,7 +6,8 @@ Docs: https://balldetect.github.io/balldetect/evidence.html.md"""
 
 # %% ../nbs/30_evidence.ipynb #9e00886a
 from __future__ import annotations
-import os
+import math, os
+import pandas as pd
 from pathlib import Path
 from .core import DataError, load_json
 from .data import find_folder, scan_pairs
@@ -17,8 +18,8 @@ from .split import detection_indices, load_split
 from .train import data_source
 
 # %% auto #0
-__all__ = ['COURSE_SEQUENCES', 'MIN_DETECT_IMAGES', 'report_data', 'detect_images', 'task_data', 'data_label', 'real_label',
-           'intervals', 'noise_verdict']
+__all__ = ['COURSE_SEQUENCES', 'MIN_DETECT_IMAGES', 'OUTCOME', 'report_data', 'detect_images', 'task_data', 'data_label',
+           'real_label', 'intervals', 'noise_verdict', 'verdict_word', 'against_bar', 'how_much', 'bar_paragraph']
 
 # %% ../nbs/30_evidence.ipynb #e2c04f84
 def report_data(data_dir=None, profile:str='default', log=print) -> Path:
@@ -105,3 +106,86 @@ def noise_verdict(name:str, # the model, as the sentence starts
         return f"{name} and {other} are within noise of each other on {metric} ({ci}, which holds 0)."
     wins = (cmp['verdict'] == 'lower') == lower_better
     return f"{name} {'beats' if wins else 'loses to'} {other} on {metric} ({ci}, which excludes 0)."
+
+# %% ../nbs/30_evidence.ipynb #2f873af5
+def verdict_word(cmp:dict|None, # `paired_comparison(model_items, baseline_items)`, None without per-item scores
+                 lower_better:bool=True) -> str: # whether a lower value is better on the metric
+    "A table row's verdict: better, worse, within noise, or no per-item scores."
+    if not cmp: return 'no per-item scores'
+    if cmp['verdict'] == 'within noise': return 'within noise'
+    return 'better' if (cmp['verdict'] == 'lower') == lower_better else 'worse'
+
+
+# %% ../nbs/30_evidence.ipynb #15243e49
+def _number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+def against_bar(models:dict, # {model: {'scores': {metric: value}, 'paired': {baseline: {metric: cmp}} or None}}
+                baselines:dict, # {baseline: {metric: value}}, scored on the same items
+                keys:list, # the metrics, in table order
+                lower_better:set) -> pd.DataFrame: # the metrics on which lower is better
+    "One row per model and metric: its value, the strongest baseline's, their ratio, the paired interval, the verdict."
+    bar = {k: {b: v[k] for b, v in baselines.items() if _number(v.get(k))} for k in keys}
+    bar = {k: (min if k in lower_better else max)(v, key=v.get) for k, v in bar.items() if v}
+    rows = []
+    for name, m in models.items():
+        for k in [k for k in keys if k in bar and _number((m.get('scores') or {}).get(k))]:
+            v, b = m['scores'][k], bar[k]
+            bv, cmp = baselines[b][k], ((m.get('paired') or {}).get(b) or {}).get(k)
+            rows.append(dict(model=name, metric=k, value=v, baseline=b, baseline_value=bv,
+                             ratio=v / bv if bv else None, diff=cmp['diff'] if cmp else v - bv,
+                             lo=cmp['lo'] if cmp else None, hi=cmp['hi'] if cmp else None,
+                             verdict=verdict_word(cmp, k in lower_better)))
+    return pd.DataFrame(rows, columns=['model', 'metric', 'value', 'baseline', 'baseline_value', 'ratio', 'diff',
+                                       'lo', 'hi', 'verdict'])
+
+
+# %% ../nbs/30_evidence.ipynb #cd5bd916
+def _join(names:list) -> str: return ' and '.join(names) if len(names) < 3 else ', '.join(names[:-1]) + ' and ' + names[-1]
+def _are(names:list) -> str: return 'is' if len(names) == 1 else 'are'
+
+def how_much(value:float, bar:float, lower_better:bool=True) -> str:
+    "How far `value` lies from the `bar`: a ratio for errors, percentage points for 0-1 scores."
+    if not lower_better: return f"{abs(value - bar) * 100:.3g} percentage points {'higher' if value > bar else 'lower'}"
+    if not bar: return 'against 0'
+    r = value / bar
+    if r < 1: return f'{(1 - r) * 100:.3g} % lower'
+    return f'{r:.3g} times as large' if r >= 2 else f'{(r - 1) * 100:.3g} % higher'
+
+
+# %% ../nbs/30_evidence.ipynb #e1588004
+OUTCOME = {'better': 'it beats the bar', 'within noise': 'the difference is within noise: it does not beat the bar',
+           'worse': 'it is worse than the bar, and no model reaches the bar on this metric'}
+
+def bar_paragraph(rows:pd.DataFrame, # `against_bar`'s table
+                  key:str, # the headline metric the paragraph leads with
+                  lower_better:set, # the metrics on which lower is better
+                  name=lambda k: k.replace('_', ' '), # a metric's name in words
+                  show=lambda k, v: f'{v:.3g}', # a metric's value in words, with its unit
+                  base_name=lambda b: b.replace('_', ' '), # a baseline's name in words
+                  where:str='') -> str: # the items, as ' on the test split', so each paragraph says its own
+    "A few sentences that interpret `rows`: the best model on `key`, whether and by how much it beats the bar, the others."
+    r = rows[rows.metric == key]
+    if r.empty: return ''
+    low = key in lower_better
+    best = r.loc[r.value.idxmin() if low else r.value.idxmax()]
+    out = [f"On {name(key)}{where}, the best model is the {best.model}, at {show(key, best.value)} against "
+           f"{show(key, best.baseline_value)} for the strongest baseline, {base_name(best.baseline)}: "
+           f"{how_much(best.value, best.baseline_value, low)}."]
+    if best.verdict == 'no per-item scores':
+        out.append(f"The {best.model}'s run kept no per-item scores{where}, so no paired test says whether that is more "
+                   "than noise.")
+    else:
+        holds = 'holds' if best.verdict == 'within noise' else 'excludes'
+        out.append(f"The paired 95 % interval of the difference, {show(key, best.lo)} to {show(key, best.hi)}, "
+                   f"{holds} 0, so {OUTCOME[best.verdict]}.")
+    rest = r[r.model != best.model].groupby('verdict', sort=False)['model'].apply(list)
+    if len(rest):
+        said = [f"{_join(['the ' + m for m in v])} {_are(list(v))} {w if w != 'no per-item scores' else 'untested (no per-item scores)'}"
+                for w, v in rest.items()]
+        out.append(f"Of the other models{where}, {_join(said)}.")
+    own = rows[(rows.model == best.model) & (rows.metric != key)].groupby('verdict', sort=False)['metric'].apply(list)
+    if len(own):
+        out.append(f"On its other metrics{where}, the {best.model} is " +
+                   '; '.join(f"{w} on {_join([name(k) for k in ks])}" for w, ks in own.items()) + '.')
+    return ' '.join(out)
+

@@ -107,7 +107,6 @@ BASELINE_NAMES = dict(colour_threshold='the colour threshold', copy_last='copy-l
                       const_velocity_reflect='constant velocity with reflection',
                       const_velocity_bounce='constant velocity with bounce',
                       const_acceleration='constant acceleration')
-
 def baseline_name(key:str) -> str: return BASELINE_NAMES.get(key, key.replace('_', ' '))
 
 # %% ../nbs/30b_report_text.ipynb #18d16597
@@ -128,15 +127,16 @@ def still_improving(history:list, key:str, last:int=3) -> bool:
 # %% ../nbs/30b_report_text.ipynb #b8cc0831
 def convergence(m:dict, key:str='valid_loss') -> str:
     "A sentence on how a run ended and whether it converged, from its metrics `m`."
-    run, planned, reason = m.get('epochs_run'), m.get('epochs_planned'), m.get('stop_reason') or ''
-    ran = f'It ran {run} of {planned} planned epochs' if planned else f'It ran {run} epochs'
+    run, reason, hist = m.get('epochs_run'), m.get('stop_reason') or '', m.get('history') or []
+    planned = m.get('epochs_planned') or (m.get('config') or {}).get('epochs')
+    ran = f'It ran {run} of {planned} planned epochs' if planned else f"It ran {run} epoch{'s' * (run != 1)}"
     if reason.startswith('early stopping'): return f'{ran} and was stopped early ({reason}): it converged.'
-    if 'time' in reason or m.get('time_budget_hit'):
-        tail = ('its validation numbers were still improving, so it is not converged'
-                if still_improving(m.get('history') or [], key) else 'it had levelled off')
-        return f'{ran} before the CPU time box stopped it; {tail}.'
-    if still_improving(m.get('history') or [], key):
-        return f'{ran}; it was still improving at the end, so more epochs would help.'
+    boxed = ' before the CPU time box stopped it' if 'time' in reason or m.get('time_budget_hit') else ''
+    if sum(isinstance(h.get(key), (int, float)) for h in hist) < 2:
+        return f'{ran}{boxed}: too few epochs to tell whether it converged.'
+    if boxed: return f'{ran}{boxed}; ' + ('its validation numbers were still improving, so it is not converged.'
+                                          if still_improving(hist, key) else 'it had levelled off.')
+    if still_improving(hist, key): return f'{ran}; it was still improving at the end, so more epochs would help.'
     return f'{ran}; its validation numbers had levelled off.'
 
 # %% ../nbs/30b_report_text.ipynb #1a077663
@@ -220,14 +220,14 @@ LOSSES = {
                 r' \quad (\mathrm{px}^2)'),
 }
 LOSS_NOTES = {
-    'ref': 'the box MSE counts present balls only, in units of $s$ = (89, 88, 99, 99) px',
+    'ref': '$p$ are the presence flags, and the box MSE counts present balls only, in units of $s$ = (89, 88, 99, 99) px',
     'heatmap': ('$Y$ are Gaussian centre heatmaps (σ = 2 px) on the 25 × 25 grid, '
                 'the focal loss is CenterNet\'s '
                 '(α = 2, β = 4), and $e_c$ are the 4 box edges measured from the centre cell, in grid units'),
     'fastai_boxes': '$u_c$ are the box corners in [-1, 1] units and $n_p$ the number of present balls',
-    'fastai_colours': 'task 1.1 only: no boxes',
-    'mlp': 'the 3 balls × 4 coordinates in units of $s$ = (89, 88, 99, 99) px',
-    'physics': 'the same MSE in px², the unit the course quotes',
+    'fastai_colours': '$z$ are the 9 presence logits and $p$ the presence flags; task 1.1 predicts no boxes',
+    'mlp': "$b_k$ are ball $k$'s 4 box coordinates at step 20 in px and $s$ = (89, 88, 99, 99) px is the box scale",
+    'physics': r"$\hat b_k$ and $b_k$ are ball $k$'s predicted and true box at step 20, in px as the course quotes",
 }
 
 # %% ../nbs/30b_report_text.ipynb #111b6177

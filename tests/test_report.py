@@ -63,6 +63,20 @@ def test_report_has_numbered_figures_tables_and_words(report):
     assert len(re.findall(r'[A-Za-z]{2,}', text)) >= 2500
     assert 'cdnjs' not in html and 'def train(' not in html   # local MathJax, code hidden
 
+def prose_sentences(html:str) -> list:
+    "The report's sentences outside tables, table captions and figure captions, of at least 6 words."
+    body = re.sub(r'<table.*?</table>|<figcaption.*?</figcaption>|<div class="report-table"><p>.*?</p>|<h\d.*?</h\d>',
+                  ' . ', html, flags=re.S)
+    text = re.sub(r'\s+', ' ', report_text(body))
+    return [s.strip() for s in re.split(r'(?<=[.!?])\s+', text) if len(s.split()) >= 6]
+
+def test_report_prose_repeats_no_sentence(report):
+    "Each comparison is stated once: no sentence of the prose comes twice (issue 28: template repetition)."
+    out, _ = report
+    said = prose_sentences((out/'report.html').read_text())
+    twice = sorted({s for s in said if said.count(s) > 1})
+    assert len(said) > 50 and not twice, twice[:5]
+
 def test_figure_captions_stand_below_their_figures(report):
     out, _ = report
     html = (out/'report.html').read_text()

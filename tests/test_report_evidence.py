@@ -8,7 +8,7 @@ import pytest
 from balls_fixture import write_fixture
 import balldetect.report as report
 from balldetect.core import project_root
-from balldetect.evidence import MIN_DETECT_IMAGES, data_label, detect_images, noise_verdict
+from balldetect.evidence import MIN_DETECT_IMAGES, against_bar, bar_paragraph, data_label, detect_images, noise_verdict
 from balldetect.metrics import paired_comparison
 
 
@@ -107,3 +107,25 @@ def test_verdict_flips_with_the_numbers():
     assert len(set(said.values())) == 3
     higher = noise_verdict('The model', 'the threshold', paired_comparison(base + 1, base), 'mean IoU', lower_better=False)
     assert 'beats' in higher, higher
+
+
+def test_comparison_table_and_paragraph_follow_the_numbers():
+    "Made-up per-item errors: the best model wins, ties within noise, loses, or kept no per-item scores; the words follow."
+    rng = np.random.default_rng(2)
+    base = rng.uniform(2, 4, 300)
+    bases = dict(copy_last=dict(mse_px2=9.), bounce=dict(mse_px2=float(base.mean())))
+    def said(shift, paired=True, other=True):
+        a = base + shift + rng.normal(0, .05, 300)
+        models = dict(ours=dict(scores=dict(mse_px2=float(a.mean())),
+                                paired=dict(bounce=dict(mse_px2=paired_comparison(a, base))) if paired else None))
+        if other: models['rival'] = dict(scores=dict(mse_px2=float(base.mean() + 5)))
+        rows = against_bar(models, bases, ['mse_px2'], {'mse_px2'})
+        return rows, bar_paragraph(rows, 'mse_px2', {'mse_px2'}, where=' on the test sequences')
+    (won_rows, won), (_, tie), (lost_rows, lost), (_, untested) = said(-1.), said(0.), said(1., other=False), said(-1., False)
+    assert list(won_rows.verdict) == ['better', 'no per-item scores'] and set(won_rows.baseline) == {'bounce'}
+    assert 'excludes 0, so it beats the bar' in won and 'the rival is untested' in won, won
+    assert 'holds 0, so the difference is within noise' in tie and 'beats the bar' not in tie, tie
+    assert list(lost_rows.verdict) == ['worse'] and 'worse than the bar' in lost, lost
+    assert 'kept no per-item scores on the test sequences' in untested and 'excludes' not in untested, untested
+    assert len({won, tie, lost, untested}) == 4
+    assert bar_paragraph(against_bar({}, bases, ['mse_px2'], {'mse_px2'}), 'mse_px2', {'mse_px2'}) == ''
