@@ -60,7 +60,7 @@ nbtest-threads: setup
 	env -u OMP_NUM_THREADS $(BIN)/nbdev-test --n-workers 1
 
 pytest: setup
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q --durations=15 tests
 
 test: setup check-sync nbtest nbtest-threads pytest
 
