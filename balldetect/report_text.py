@@ -118,26 +118,26 @@ def against_strongest(label:str, test:dict, baselines:dict, key:str) -> str:
     return compare(label, test[key], f'the strongest baseline ({baseline_name(best[0])})', best[1], key)
 
 # %% ../nbs/30b_report_text.ipynb #7da0a95b
-def still_improving(history:list, key:str, last:int=3) -> bool:
-    "Whether `key` improved within the last `last` epochs of `history` (a list of per-epoch dicts)."
+def still_improving(history:list, key:str, last:int=3, tol:float=0.01) -> bool:
+    "Whether `key` beat its earlier best by more than `tol` of it within the last `last` epochs of `history`."
     vals = [h[key] for h in history if isinstance(h.get(key), (int, float))]
-    if len(vals) <= last: return len(vals) > 1
+    if len(vals) <= last: return len(vals) > 1 and clearly_better(key, vals[-1], vals[0], tol)
     best_before = (min if key in LOWER_IS_BETTER else max)(vals[:-last])
-    return any(is_better(key, v, best_before) for v in vals[-last:])
+    return any(clearly_better(key, v, best_before, tol) for v in vals[-last:])
 
 # %% ../nbs/30b_report_text.ipynb #b8cc0831
 def convergence(m:dict, key:str='valid_loss') -> str:
-    "A sentence on how a run ended and whether it converged, from its metrics `m`."
-    run, planned, reason = m.get('epochs_run'), m.get('epochs_planned'), m.get('stop_reason') or ''
+    "A sentence on how a run ended and whether its `key` had levelled off, from its metrics `m`."
+    run, reason = m.get('epochs_run'), m.get('stop_reason') or ''
+    planned = m.get('epochs_planned') or (m.get('config') or {}).get('epochs') or m.get('epochs')
     ran = f'It ran {run} of {planned} planned epochs' if planned else f'It ran {run} epochs'
     if reason.startswith('early stopping'): return f'{ran} and was stopped early ({reason}): it converged.'
+    moving, what = still_improving(m.get('history') or [], key), f'its {metric_name(key)}'
     if 'time' in reason or m.get('time_budget_hit'):
-        tail = ('its validation numbers were still improving, so it is not converged'
-                if still_improving(m.get('history') or [], key) else 'it had levelled off')
+        tail = f'{what} was still improving, so it is not converged' if moving else f'{what} had levelled off'
         return f'{ran} before the CPU time box stopped it; {tail}.'
-    if still_improving(m.get('history') or [], key):
-        return f'{ran}; it was still improving at the end, so more epochs would help.'
-    return f'{ran}; its validation numbers had levelled off.'
+    if moving: return f'{ran}; {what} was still improving at the end, so more epochs would help.'
+    return f'{ran}; {what} had levelled off.'
 
 # %% ../nbs/30b_report_text.ipynb #1a077663
 SHAPELESS = (nn.ReLU, nn.SiLU, nn.Tanh, nn.GELU, nn.ELU, nn.LeakyReLU, nn.Dropout, nn.Dropout2d, nn.Identity)
