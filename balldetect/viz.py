@@ -171,7 +171,7 @@ def plot_history(history:list, title:str=''):
     "Losses and validation metrics per epoch of a training history, one panel per unit (`history_panels`)."
     import matplotlib.pyplot as plt
     panels = history_panels(history)
-    ncols = min(2, len(panels))
+    ncols = len(panels) if len(panels) <= 3 else 2                  # one row up to 3 panels, then 2 x 2
     nrows = max(1, -(-len(panels) // ncols))
     fig, axs = plt.subplots(nrows, ncols, figsize=(10, 3.4 * nrows), squeeze=False)
     ep = [h.get('epoch', i) for i, h in enumerate(history)]
