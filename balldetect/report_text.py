@@ -117,27 +117,27 @@ def against_strongest(label:str, test:dict, baselines:dict, key:str) -> str:
     return compare(label, test[key], f'the strongest baseline ({baseline_name(best[0])})', best[1], key)
 
 # %% ../nbs/30b_report_text.ipynb #7da0a95b
-def still_improving(history:list, key:str, last:int=3) -> bool:
-    "Whether `key` improved within the last `last` epochs of `history` (a list of per-epoch dicts)."
+def still_improving(history:list, key:str, last:int=3, tol:float=0.01) -> bool:
+    "Whether `key` beat its earlier best by more than `tol` of it within the last `last` epochs of `history`."
     vals = [h[key] for h in history if isinstance(h.get(key), (int, float))]
-    if len(vals) <= last: return len(vals) > 1
+    if len(vals) <= last: return len(vals) > 1 and clearly_better(key, vals[-1], vals[0], tol)
     best_before = (min if key in LOWER_IS_BETTER else max)(vals[:-last])
-    return any(is_better(key, v, best_before) for v in vals[-last:])
+    return any(clearly_better(key, v, best_before, tol) for v in vals[-last:])
 
 # %% ../nbs/30b_report_text.ipynb #b8cc0831
 def convergence(m:dict, key:str='valid_loss') -> str:
-    "A sentence on how a run ended and whether it converged, from its metrics `m`."
+    "A sentence on how a run ended and whether its `key` had levelled off, from its metrics `m`."
     run, reason, hist = m.get('epochs_run'), m.get('stop_reason') or '', m.get('history') or []
-    planned = m.get('epochs_planned') or (m.get('config') or {}).get('epochs')
+    planned = m.get('epochs_planned') or (m.get('config') or {}).get('epochs') or m.get('epochs')
     ran = f'It ran {run} of {planned} planned epochs' if planned else f"It ran {run} epoch{'s' * (run != 1)}"
     if reason.startswith('early stopping'): return f'{ran} and was stopped early ({reason}): it converged.'
     boxed = ' before the CPU time box stopped it' if 'time' in reason or m.get('time_budget_hit') else ''
     if sum(isinstance(h.get(key), (int, float)) for h in hist) < 2:
         return f'{ran}{boxed}: too few epochs to tell whether it converged.'
-    if boxed: return f'{ran}{boxed}; ' + ('its validation numbers were still improving, so it is not converged.'
-                                          if still_improving(hist, key) else 'it had levelled off.')
-    if still_improving(hist, key): return f'{ran}; it was still improving at the end, so more epochs would help.'
-    return f'{ran}; its validation numbers had levelled off.'
+    moving, what = still_improving(hist, key), f'its {metric_name(key)}'
+    if boxed: return f'{ran}{boxed}; {what} ' + ('was still improving, so it is not converged.' if moving else 'had levelled off.')
+    if moving: return f'{ran}; {what} was still improving at the end, so more epochs would help.'
+    return f'{ran}; {what} had levelled off.'
 
 # %% ../nbs/30b_report_text.ipynb #1a077663
 SHAPELESS = (nn.ReLU, nn.SiLU, nn.Tanh, nn.GELU, nn.ELU, nn.LeakyReLU, nn.Dropout, nn.Dropout2d, nn.Identity)

@@ -14,8 +14,8 @@ from .core import COLOUR_RGB, COLOURS, IMG_SIZE
 
 # %% auto #0
 __all__ = ['SKIP_KEYS', 'to_pil', 'draw_boxes', 'draw_sequence', 'side_by_side', 'prediction_panel', 'show_grid', 'save_fig',
-           'plot_history', 'plot_lr_find', 'plot_confusion', 'plot_horizon', 'plot_trajectories', 'plot_crops',
-           'plot_loss_vs_knobs', 'plot_best_so_far']
+           'unit_of', 'history_panels', 'plot_history', 'plot_lr_find', 'plot_confusion', 'plot_horizon',
+           'plot_trajectories', 'plot_crops', 'plot_loss_vs_knobs', 'plot_best_so_far']
 
 # %% ../nbs/02c_viz.ipynb #babd4686
 def to_pil(img) -> Image.Image:
@@ -155,21 +155,32 @@ def save_fig(fig, path, dpi:int=110) -> Path:
 # %% ../nbs/02c_viz.ipynb #94698019
 SKIP_KEYS = ('epoch', 'lr', 'time_s')
 
-def plot_history(history:list, title:str=''):
-    "Losses and validation metrics per epoch of a training history."
-    import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.2))
-    ep = [h.get('epoch', i) for i, h in enumerate(history)]
+def unit_of(key:str) -> str:
+    "The axis a history key goes on, by its unit: a loss, px², px or a score from 0 to 1."
+    if 'loss' in key: return 'loss'
+    return 'px²' if key.endswith('_px2') else 'px' if key.endswith('_px') else 'score (0-1)'
+
+def history_panels(history:list) -> dict:
+    "The numeric keys of a training history grouped by unit, one panel each: {unit: [keys]}."
     keys = [k for k in dict.fromkeys(k for h in history for k in h) if k not in SKIP_KEYS]
-    for k in keys:
-        v = [h.get(k, np.nan) for h in history]
-        if not all(isinstance(x, (int, float)) for x in v): continue
-        (a if 'loss' in k else b).plot(ep, v, marker='.', label=k)
-    a.set_yscale('log')
-    a.set(xlabel='epoch', title='loss')
-    a.legend(fontsize=8)
-    b.set(xlabel='epoch', title='validation metrics')
-    b.legend(fontsize=8)
+    keys = [k for k in keys if all(isinstance(h.get(k, np.nan), (int, float)) for h in history)]
+    return {u: [k for k in keys if unit_of(k) == u] for u in dict.fromkeys(map(unit_of, keys))}
+
+# %% ../nbs/02c_viz.ipynb #fe6258be
+def plot_history(history:list, title:str=''):
+    "Losses and validation metrics per epoch of a training history, one panel per unit (`history_panels`)."
+    import matplotlib.pyplot as plt
+    panels = history_panels(history)
+    ncols = len(panels) if len(panels) <= 3 else 2                  # one row up to 3 panels, then 2 x 2
+    nrows = max(1, -(-len(panels) // ncols))
+    fig, axs = plt.subplots(nrows, ncols, figsize=(10, 3.4 * nrows), squeeze=False)
+    ep = [h.get('epoch', i) for i, h in enumerate(history)]
+    for ax, (unit, keys) in zip(axs.flat, panels.items()):
+        for k in keys: ax.plot(ep, [h.get(k, np.nan) for h in history], marker='.', label=k)
+        if unit == 'loss' and min(min(h.get(k, 1) for h in history) for k in keys) > 0: ax.set_yscale('log')
+        ax.set(xlabel='epoch', ylabel=unit, title='loss' if unit == 'loss' else f'validation: {unit}')
+        ax.legend(fontsize=9)
+    for ax in axs.flat[len(panels):]: ax.axis('off')
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -256,7 +267,8 @@ def plot_trajectories(obs, true, preds:dict, colours, ncols:int=4, size:float=3.
 def plot_crops(images, # (N, 3, H, W), floats in [0, 1] or bytes
                presence, boxes, # labels: (N, 9) flags, (N, 9, 4) px
                probs, pred_boxes, # predictions: (N, 9) probabilities, (N, 9, 4) px
-               n_images:int=4, pad:float=6., size:float=1.9):
+               n_images:int=4, pad:float=6., size:float=1.9,
+               row_labels=None): # a label left of each image's row
     "The 3 balls of `n_images` images enlarged: label solid, prediction dashed, probability and error above."
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -268,6 +280,7 @@ def plot_crops(images, # (N, 3, H, W), floats in [0, 1] or bytes
     fig, axs = plt.subplots(n, 3, figsize=(3 * size, n * size * 1.12), squeeze=False)
     for i in range(n):
         img = images[i].transpose(1, 2, 0)
+        if row_labels is not None: axs[i][0].set_ylabel(str(row_labels[i]), fontsize=9)
         for ax, c in zip(axs[i], np.flatnonzero(presence[i] > 0.5)[:3]):
             t, p, rgb = boxes[i, c], pred[i, c], np.array(COLOUR_RGB[COLOURS[c]]) / 255
             (cx, cy), half = _centres(t), max(t[2] - t[0], t[3] - t[1]) / 2 + pad   # a square window
@@ -279,7 +292,7 @@ def plot_crops(images, # (N, 3, H, W), floats in [0, 1] or bytes
                 ax.add_patch(Rectangle(p[:2], p[2] - p[0], p[3] - p[1], fill=False, ec='k', lw=1.5, ls='--'))
             err = np.hypot(*(np.array(_centres(p)) - np.array(_centres(t))))
             seen = f'{err:.2f} px' if found else 'missed'
-            ax.set_title(f'{COLOURS[c]}: p = {probs[i, c]:.2f}, {seen}', fontsize=8)
+            ax.set_title(f'{COLOURS[c]}: p = {probs[i, c]:.2f}, {seen}', fontsize=9)
     handles = [Line2D([], [], color='grey', lw=2.5, label="label (in the ball's colour)"),
                Line2D([], [], color='k', lw=1.5, ls='--', label='prediction')]
     fig.legend(handles=handles, loc='lower center', ncol=2, fontsize=8, frameon=False)

@@ -84,6 +84,18 @@ def test_figure_captions_stand_below_their_figures(report):
         before = html[:m.start()]
         assert before.rfind('<img') > before.rfind('</table>'), f'Figure {m.group(1)}: no image right above its caption'
 
+def test_images_have_alt_text_and_references_resolve(report):
+    "Every image carries non-empty alt text, and every 'Table X' or 'Figure N' the text cites is one it shows."
+    out, _ = report
+    html = (out/'report.html').read_text()
+    imgs = re.findall(r'<img\b[^>]*>', html)
+    assert imgs and not [i[:80] for i in imgs if not re.search(r'\balt="[^"]+"', i)], 'an image without alt text'
+    text = report_text(html)
+    for kind in ('Table', 'Figure'):
+        shown = set(re.findall(rf'\b{kind} (\d+)\.', text))
+        cited = set(re.findall(rf'\b{kind}s? ([A-Z0-9]+)\b', text))
+        assert cited <= shown, (kind, sorted(cited - shown))
+
 def test_pdf_has_pages(report):
     out, _ = report
     from pypdf import PdfReader
