@@ -44,14 +44,17 @@ class RefMLPForecaster(nn.Module):
     step."""
     def __init__(self, *, widths:list=(512, 256, 128, 128), # hidden layer widths
                  p_drop:float=0.45, # dropout after each hidden layer
+                 p_drop_input:float=0., # dropout on the input as well (the earlier solution's own code)
                  n_obs:int=N_OBS): # observed steps the MLP sees (shorter histories are padded)
         super().__init__()
         self.n_obs = n_obs
+        self.drop_input = nn.Dropout(p_drop_input)  # no weights: checkpoints are the same with or without it
         self.net = mlp(n_obs * N_BALLS * 4 + N_COLOURS, *widths, N_BALLS * 4, act=nn.Tanh, p_drop=p_drop)
         self.register_buffer('scale', torch.tensor(BBOX_SCALE), persistent=False)
     def forward(self, obs, colours):
         x = (pad_steps(obs, self.n_obs) / self.scale).flatten(1)   # (B, 19*3*4)
-        return self.net(torch.cat([x, colours], 1)).view(-1, N_BALLS, 4)  # (B, 3, 4) in BBOX_SCALE units
+        x = self.drop_input(torch.cat([x, colours], 1))
+        return self.net(x).view(-1, N_BALLS, 4)  # (B, 3, 4) in BBOX_SCALE units
     def loss(self, raw, target): return F.mse_loss(raw, target / self.scale)
     def decode(self, raw): return raw * self.scale
 
