@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from PIL import Image, UnidentifiedImageError
 from .core import COLOURS, IMG_SIZE, N_BALLS, DataError, datasets_dir, save_json
-from .split import DATASETS, SPLIT_PARTS, load_split, split_parts
+from .datasets import DATASETS, SPLIT_PARTS, load_split, split_parts
 from . import baselines
 from .metrics import (as_numpy, box_centres, contact_kinds, detection_item_scores, detection_metrics,
                                 forecast_item_errors, forecast_metrics)
