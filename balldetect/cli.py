@@ -23,7 +23,7 @@ def _generate():
     return add_generate_args, run_generate
 
 def _download():
-    from balldetect.download import add_download_args, run_download
+    from balldetect.datasets import add_download_args, run_download
     return add_download_args, run_download
 
 def _train():

@@ -1,4 +1,4 @@
-"""Load a checkpoint, score it and the baselines on chosen items (`balldetect evaluate`), and read colours and boxes off image files (`balldetect predict`).
+"""Load a checkpoint, score it and the baselines on chosen items (`balldetect evaluate`), find the worst items and what they have in common, and read colours and boxes off image files (`balldetect predict`).
 
 Docs: https://balldetect.github.io/balldetect/evaluate.html.md"""
 
@@ -14,17 +14,19 @@ from torch import nn
 from torch.utils.data import DataLoader
 from PIL import Image, UnidentifiedImageError
 from .core import COLOURS, IMG_SIZE, N_BALLS, DataError, datasets_dir, save_json
-from .split import DATASETS, SPLIT_PARTS, load_split, split_parts
+from .datasets import DATASETS, SPLIT_PARTS, load_split, split_parts
 from . import baselines
-from .metrics import detection_item_scores, detection_metrics, forecast_item_errors, forecast_metrics
+from .metrics import (as_numpy, box_centres, contact_kinds, detection_item_scores, detection_metrics,
+                                forecast_item_errors, forecast_metrics)
 from .models import TASKS, check_task, load_model
 from .learner import get_preds
 
 
 # %% auto #0
 __all__ = ['COLOURLESS_SPREAD', 'GRAYSCALE_WARNING', 'model_scores', 'baseline_scores', 'format_scores', 'item_scores',
-           'parse_indices', 'eval_dataset', 'evaluate', 'read_image', 'colourless', 'predict', 'format_prediction',
-           'add_evaluate_args', 'run_evaluate', 'add_predict_args', 'png_paths', 'run_predict']
+           'parse_indices', 'eval_dataset', 'evaluate', 'predictions', 'worst', 'image_traits', 'sequence_traits',
+           'traits_sentence', 'read_image', 'colourless', 'predict', 'format_prediction', 'add_evaluate_args',
+           'run_evaluate', 'add_predict_args', 'png_paths', 'run_predict']
 
 # %% ../nbs/07_evaluate.ipynb #ee6aa1f9
 def model_scores(model, ds, task:str, *, bs:int=128, device='auto') -> dict:
@@ -107,6 +109,49 @@ def evaluate(model, data_dir, *, task:str|None=None, indices:str|None=None, spli
                scores=model_scores(model, ds, task, bs=bs, device=device))
     if baselines: res['baselines'] = baseline_scores(task, ds)
     return res
+
+# %% ../nbs/07_evaluate.ipynb #61146b40
+def predictions(checkpoint, ds, *, bs:int=256, device='cpu') -> tuple:
+    "Decoded predictions of the model in `checkpoint` on dataset `ds` (detect: probs, boxes; forecast: boxes)."
+    model, ck = load_model(checkpoint, device=device)
+    preds, _ = get_preds(model, DataLoader(ds, bs), n_inp=TASKS[ck['config']['task']]['n_inputs'], device=device)
+    return preds
+
+# %% ../nbs/07_evaluate.ipynb #6a2dcee7
+def worst(errors, n:int=4) -> np.ndarray:
+    "Indices of the `n` largest `errors`, largest first (ties in item order)."
+    return np.argsort(-as_numpy(errors), kind='stable')[:n]
+
+# %% ../nbs/07_evaluate.ipynb #d82fdf50
+def image_traits(presence, # (N, 9) colour flags
+                 boxes, # (N, 9, 4) label boxes, px
+                 touch:float=12., # centre distance (px) under which two balls touch
+                 edge:float=4.) -> dict: # a box closer than this (px) to a side is at the border
+    "Per image `(N,)` bool: whether two of its balls touch, and whether one is at the image border."
+    pres, b = as_numpy(presence) > 0.5, as_numpy(boxes)
+    c = box_centres(b)                                                      # (N, 9, 2)
+    pair = pres[:, :, None] & pres[:, None] & ~np.eye(pres.shape[1], dtype=bool)
+    gap = np.where(pair, np.linalg.norm(c[:, :, None] - c[:, None], axis=-1), np.inf)   # (N, 9, 9)
+    border = ((b[..., :2] < edge) | (b[..., 2:] > IMG_SIZE - edge)).any(-1) & pres       # (N, 9)
+    return {'two balls touch': (gap < touch).any((1, 2)), 'a ball is at the image border': border.any(1)}
+
+# %% ../nbs/07_evaluate.ipynb #00faead5
+def sequence_traits(seq) -> dict:
+    "Per sequence of boxes `(N, T, 3, 4)`, bool `(N,)`: a wall bounce or a ball contact between its last two steps."
+    kinds = contact_kinds(seq)                                             # (N, 3): 'ball', 'wall' or 'none'
+    return {'a ball bounces off a wall at the last step': (kinds == 'wall').any(1),
+            'two balls touch at the last step': (kinds == 'ball').any(1)}
+
+# %% ../nbs/07_evaluate.ipynb #e99b8ac3
+def traits_sentence(traits:dict, idx, what:str) -> str:
+    "How often each trait (`{name: (N,) bool}`) occurs among the worst items `idx`, against all `what`."
+    flags = {k: np.asarray(v, bool) for k, v in traits.items()}
+    n_all, idx = len(next(iter(flags.values()))), np.asarray(idx, int)
+    parts = [f"{k} in {int(f[idx].sum())} (against {100 * f.mean():.0f} % of all {n_all:,} {what})"
+             for k, f in flags.items()]
+    any_one = np.any(np.stack(list(flags.values())), 0)[idx].sum()
+    return (f"Of the {len(idx)} worst {what}, " + ', and '.join(parts)
+            + f": {int(any_one)} of the {len(idx)} show at least one of these.")
 
 # %% ../nbs/07_evaluate.ipynb #6fa8e832
 def read_image(path) -> np.ndarray:

@@ -11,10 +11,9 @@ import pandas as pd
 from pathlib import Path
 from .core import DataError, load_json
 from .data import find_folder, scan_pairs
-from .download import course_layout
+from .datasets import course_layout, detection_indices, load_split
 from .metrics import bootstrap_interval, paired_comparison
 from .profiles import get_profile, sim_data_dir
-from .split import detection_indices, load_split
 from .train import data_source
 
 # %% auto #0

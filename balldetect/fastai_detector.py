@@ -22,7 +22,7 @@ from fastai.vision.all import (ConvLayer, DataLoaders, Learner, Normalize, ResBl
 from .core import (BOX_MAX, BOX_MIN, COLOURS, COLOUR_RGB, N_COLOURS, IMG_SIZE, get_device,
                              save_json, seed_everything)
 from .profiles import FASTAI_DET_PROFILES, get_profile
-from .split import get_datasets
+from .datasets import get_datasets
 from .fastai_glue import FastaiItems, fit_fastai, subsample, torch_threads
 from .learner import n_params
 from .metrics import colour_confusion, detection_metrics

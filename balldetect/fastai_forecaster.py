@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from fastai.vision.all import Callback, DataLoaders, Learner, LinBnDrop, Metric, TfmdDL
 from .core import DataError, N_BALLS, N_COLOURS, N_STEPS, get_device, save_json, seed_everything
 from .profiles import FASTAI_FC_PROFILES, get_profile
-from .split import get_datasets
+from .datasets import get_datasets
 from .metrics import forecast_metrics, rollout_metrics
 from .learner import n_params
 from .forecaster import FORECASTERS, pad_steps, rollout_model

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from .core import (DataError, atomic_path, experiments_dir, folder_lock, load_json, project_root,
                              reports_dir, save_json)
-from .download import course_layout, real_roots
+from .datasets import course_layout, real_roots
 from .evidence import report_data, task_data
 from .profiles import PROFILES, REPORT_LIMITS, REPORT_SEEDS, get_profile, sim_data_dir
 from .train import data_source

@@ -16,7 +16,7 @@ from .core import DataError, folder_lock, load_json, runs_dir, save_json, seed_e
 from .profiles import (DEFAULT_ARCH, FALLBACKS, FINETUNE, MONITOR, PROFILE_CAPS, PROFILES, TRAIN_DEFAULTS,
                                  check_config, get_profile, per_profile, sim_data_dir, train_config)
 from .data import SequenceDataset, join_sequences
-from .split import DeviceBatches, get_datasets
+from .datasets import DeviceBatches, get_datasets
 from .viz import prediction_panel
 from .learner import Learner, NonFiniteLossError, check_optim, n_params, parse_sched, to_plain
 from .callbacks import (CSVLoggerCB, EarlyStoppingCB, MetricsCB, ProgressCB, SingleBatchCB,

@@ -18,7 +18,7 @@ from balldetect.baselines import const_velocity_bounce, rollout
 from balldetect.forecaster import rollout_model
 from balldetect.metrics import bootstrap_interval, error_breakdown, forecast_item_errors, paired_comparison
 from balldetect.models import load_model
-from balldetect.split import get_datasets
+from balldetect.datasets import get_datasets
 
 
 def rollout_errors(pred, seq) -> np.ndarray:

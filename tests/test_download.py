@@ -3,7 +3,7 @@ import argparse, hashlib, http.server, io, os, tarfile, threading
 from pathlib import Path
 import pytest
 from balldetect.core import DataError
-from balldetect import download as dl
+from balldetect import datasets
 from balls_fixture import write_fixture
 
 
@@ -59,24 +59,24 @@ def leftovers(out):
 
 def test_success_and_reuse(tmp_path, server, archives):
     server.files |= archives; out = tmp_path/'course'
-    s = dl.download(out, server.url, progress=False, checksums=sums(archives))
+    s = datasets.download(out, server.url, progress=False, checksums=sums(archives))
     assert (s['images'], s['sequences']) == (12, 4)
     assert len(list((out/'mini_balls').glob('img_*.jpg'))) == 12 and len(list((out/'mini_balls_seq').glob('seq_bb_*.npy'))) == 4
     assert (out/'split.json').exists() and (out/'mini_balls/.balldetect_cache.pt').exists()
-    rec = dl.load_json(out/'archives.json')
+    rec = datasets.load_json(out/'archives.json')
     assert rec['train.tgz']['sha256'] == hashlib.sha256(archives['train.tgz']).hexdigest() and not rec['train.tgz']['verified']
     assert rec['train_seq.tgz']['verified'] and leftovers(out) == []
     n = len(server.hits)
-    dl.download(out, server.url, progress=False, checksums=sums(archives))  # archives present and intact: no fetch
+    datasets.download(out, server.url, progress=False, checksums=sums(archives))  # archives present and intact: no fetch
     assert len(server.hits) == n
     from balldetect.data import DetectionDataset, SequenceDataset
     assert len(DetectionDataset(out)) == 12 and SequenceDataset(out)[0][0].shape == (19, 3, 4)
 
 
 def test_base_url_from_env_and_cli_args(tmp_path, server, archives, monkeypatch, capsys):
-    server.files |= archives; monkeypatch.setenv(dl.URL_ENV, server.url); monkeypatch.setattr(dl, 'ARCHIVES', sums(archives))
-    p = argparse.ArgumentParser(); dl.add_download_args(p)
-    assert dl.run_download(p.parse_args(['--out', str(tmp_path/'c'), '--no-progress', '--remove-archives'])) == 0
+    server.files |= archives; monkeypatch.setenv(datasets.URL_ENV, server.url); monkeypatch.setattr(datasets, 'ARCHIVES', sums(archives))
+    p = argparse.ArgumentParser(); datasets.add_download_args(p)
+    assert datasets.run_download(p.parse_args(['--out', str(tmp_path/'c'), '--no-progress', '--remove-archives'])) == 0
     assert '12 images, 4 sequences' in capsys.readouterr().out
     assert not (tmp_path/'c/train.tgz').exists() and (tmp_path/'c/archives.json').exists()
 
@@ -84,14 +84,14 @@ def test_base_url_from_env_and_cli_args(tmp_path, server, archives, monkeypatch,
 def test_truncated_download(tmp_path, server, archives):
     body = archives['train.tgz']; server.files |= archives | {'train.tgz': (body[:len(body)//2], len(body))}
     with pytest.raises(DataError, match=f'incomplete: got {len(body)//2} of {len(body)} bytes'):
-        dl.download(tmp_path/'c', server.url, progress=False, checksums=sums(archives))
+        datasets.download(tmp_path/'c', server.url, progress=False, checksums=sums(archives))
     assert sorted(p.name for p in (tmp_path/'c').iterdir()) == []  # no partial or final file
 
 
 def test_checksum_mismatch(tmp_path, server, archives):
     server.files |= archives  # the published sha256 is the real archive's: ours must be refused
     with pytest.raises(DataError, match='train_seq.tgz: sha256 .* does not match the published 90b2ddcb'):
-        dl.download(tmp_path/'c', server.url, progress=False)
+        datasets.download(tmp_path/'c', server.url, progress=False)
     assert sorted(p.name for p in (tmp_path/'c').iterdir()) == ['archives.json', 'train.tgz']
 
 
@@ -102,7 +102,7 @@ def test_path_traversal_refused(tmp_path, server, archives, bad):
     server.files |= archives | {'train.tgz': tgz(src/'mini_balls', 'train', extra=[bad])}
     out = tmp_path/'deep/course'
     with pytest.raises(DataError, match='unsafe member .*archive refused'):
-        dl.download(out, server.url, progress=False, checksums=sums(archives))
+        datasets.download(out, server.url, progress=False, checksums=sums(archives))
     assert not any(p.name.startswith('escaped') for p in tmp_path.rglob('*')) and not Path('/tmp/escaped_abs.txt').exists()
     assert not (out/'mini_balls').exists() and leftovers(out) == []
 
@@ -111,18 +111,18 @@ def test_bad_contents(tmp_path, server, archives):
     src = write_fixture(tmp_path/'src2', n_seq=2); (src/'mini_balls/p_bb_00004.npy').unlink()
     server.files |= archives | {'train.tgz': tgz(src/'mini_balls', 'x')}
     with pytest.raises(DataError, match=r'img_00004.jpg: has no label file p_bb_00004.npy'):
-        dl.download(tmp_path/'c', server.url, progress=False, checksums=sums(archives))
+        datasets.download(tmp_path/'c', server.url, progress=False, checksums=sums(archives))
     assert not (tmp_path/'c/mini_balls').exists() and leftovers(tmp_path/'c') == []
     server.files['train.tgz'] = tgz(src/'mini_balls_seq', 'x')  # no images at all
     with pytest.raises(DataError, match=r'train.tgz: holds no img_\*.jpg files'):
-        dl.download(tmp_path/'c', server.url, progress=False, checksums=sums(archives), force=True)
+        datasets.download(tmp_path/'c', server.url, progress=False, checksums=sums(archives), force=True)
 
 
 def test_http_error_and_unreachable(tmp_path, server):
-    with pytest.raises(DataError, match='HTTP 404'): dl.download(tmp_path/'c', server.url, progress=False)
+    with pytest.raises(DataError, match='HTTP 404'): datasets.download(tmp_path/'c', server.url, progress=False)
     port = server.server_address[1]; server.shutdown(); server.server_close()
     with pytest.raises(DataError, match='download of .* failed'):
-        dl.fetch(f'http://127.0.0.1:{port}/x.tgz', tmp_path/'x.tgz', progress=False, timeout=5)
+        datasets.fetch(f'http://127.0.0.1:{port}/x.tgz', tmp_path/'x.tgz', progress=False, timeout=5)
 
 
 def test_cli_error_exit_code(tmp_path, server, capsys, monkeypatch):

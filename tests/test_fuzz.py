@@ -14,7 +14,7 @@ from balldetect.data import check_boxes, decode_jpeg, read_npys
 from balldetect.evaluate import read_image
 from balldetect.models import CKPT_FORMAT
 from balldetect.models import build_model, load_model
-from balldetect.download import safe_extract
+from balldetect.datasets import safe_extract
 from balldetect.profiles import TRAIN_DEFAULTS, check_config
 from cli_run import run
 
