@@ -49,7 +49,7 @@ DETECTOR_DEFAULTS = {
     'heatmap': dict(lr=dict(smoke=3e-3, default=3e-3, full=6e-3), wd=1e-4,
                     bs=dict(smoke=64, default=64, full=512), opt='adamw',
                     sched=dict(name='onecycle', pct_start=0.2),
-                    epochs=dict(smoke=2, default=8, full=60), patience=dict(smoke=2, default=8, full=15)),
+                    epochs=dict(smoke=2, default=12, full=60), patience=dict(smoke=2, default=12, full=15)),
 }
 
 # %% ../nbs/00a_profiles.ipynb #af3e6952
@@ -189,7 +189,7 @@ HP_BUDGETS = {'smoke':   dict(epochs=1, patience=1, time_budget_s=30),
 # %% ../nbs/00a_profiles.ipynb #8fa0d646
 REPORT_LIMITS = {
     'smoke': {},
-    'default': {'detector_heatmap': dict(time_budget_s=420), 'detector_ref': dict(time_budget_s=180),
+    'default': {'detector_heatmap': dict(time_budget_s=600), 'detector_ref': dict(time_budget_s=180),
                 'forecaster_physics': dict(time_budget_s=240), 'forecaster_mlp': dict(time_budget_s=90),
                 'forecaster_physics_seed1': dict(time_budget_s=240), 'forecaster_physics_seed2': dict(time_budget_s=240),
                 'fastai_detector_colours': dict(time_budget_s=90), 'hp_search': dict(max_evals=20),
